@@ -1,0 +1,163 @@
+// The event-loop shim: one libuv loop per thread, its listening socket, its
+// connections, and the memory their bytes pass through.
+//
+// The shim owns bytes and syscalls; every decision (what the bytes mean, when
+// to close, what to answer) is made by the caller through the callbacks.
+//
+// Memory: each loop has one receive buffer. Reads land there; only the
+// unconsumed tail of a connection (an unfinished frame) is kept per
+// connection, so an idle connection holds no read buffer. Outgoing bytes are
+// appended to pooled fixed-size chunks and flushed once per loop iteration:
+// everything a connection sends in one iteration goes out in one write call.
+//
+// Threads: every function except shd_loop_wake must be called on the loop's
+// own thread. Errors are negative SHD_E* values.
+#ifndef SHD_LOOP_H
+#define SHD_LOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct shd_loop shd_loop_t;
+typedef struct shd_conn shd_conn_t;
+
+enum {
+    SHD_OK = 0,
+    SHD_EFULL = -1001,     // the connection's bound on unsent bytes would be passed
+    SHD_ECLOSED = -1002,   // the connection is closing or closed
+    SHD_EBIND = -1003,     // socket(), setsockopt(), bind() or listen() failed; see errno
+    SHD_ENOMEM = -1004,
+    SHD_EADDR = -1005,     // the host is not a numeric IPv4/IPv6 address
+};
+
+/// Why a connection ended, as passed to on_close.
+enum {
+    SHD_CLOSED_BY_US = 0,      // shd_conn_close, or loop shutdown
+    SHD_CLOSED_BY_PEER = 1,    // EOF from the peer before we closed
+    SHD_CLOSED_ON_ERROR = 2,   // a read or write error (reset, ...)
+    SHD_CLOSED_OVERSIZE = 3,   // the peer sent more unconsumed bytes than max_buffered
+};
+
+/// How shd_conn_close ends a connection.
+enum {
+    /// Send what is queued, then FIN; discard further input; the handle is
+    /// closed on the peer's EOF or after linger_ms.
+    SHD_CLOSE_GRACEFUL = 0,
+    /// Close now; queued bytes are dropped.
+    SHD_CLOSE_ABORT = 1,
+};
+
+typedef struct shd_callbacks {
+    /// A connection was accepted. Set its user pointer here.
+    void (*on_open)(void *ctx, shd_conn_t *conn);
+    /// Bytes arrived. `data` is loop-owned, writable memory holding the
+    /// connection's unconsumed tail followed by the new bytes; it is valid only
+    /// during the call. Return how many bytes were consumed; the rest is kept
+    /// and handed back, with more bytes after it, on the next call.
+    size_t (*on_data)(void *ctx, shd_conn_t *conn, uint8_t *data, size_t len);
+    /// The connection is gone; the last callback for it. `reason` is SHD_CLOSED_*.
+    void (*on_close)(void *ctx, shd_conn_t *conn, int reason);
+    /// The connection's deadline passed (see shd_conn_set_deadline).
+    void (*on_deadline)(void *ctx, shd_conn_t *conn);
+    /// shd_loop_wake was called, from any thread.
+    void (*on_wake)(void *ctx);
+} shd_callbacks_t;
+
+typedef struct shd_loop_options {
+    size_t read_buffer_size;  // the loop's receive buffer (default 64 KiB)
+    size_t max_buffered;      // most unconsumed bytes kept per connection (default 1 MiB)
+    size_t max_pending;       // default bound on a connection's unsent bytes (default 1 MiB)
+    uint32_t tick_ms;         // deadline resolution (default 100 ms)
+    uint32_t linger_ms;       // graceful close: longest wait for the peer's EOF (default 2000)
+    int backlog;              // listen backlog (default 1024)
+} shd_loop_options_t;
+
+typedef struct shd_loop_stats {
+    uint64_t accepted;
+    uint64_t closed;
+    uint64_t open;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t write_calls;     // write syscalls issued by flushes
+    uint64_t flushes;         // connections flushed
+    uint64_t overflows;       // writes refused with SHD_EFULL
+    uint64_t oversize;        // connections closed for passing max_buffered
+    uint64_t chunks_allocated;
+} shd_loop_stats_t;
+
+/// Creates a loop. `ctx` is passed to every callback. Returns NULL on failure.
+shd_loop_t *shd_loop_new(const shd_callbacks_t *callbacks, void *ctx, const shd_loop_options_t *options);
+
+/// Opens a listening socket with SO_REUSEADDR and SO_REUSEPORT on host:port
+/// (numeric IPv4 or IPv6; port 0 picks one). Stores the bound port in
+/// *bound_port. Several loops may listen on the same port: the kernel
+/// spreads connections between them.
+int shd_loop_listen(shd_loop_t *loop, const char *host, int port, int *bound_port);
+
+/// Runs the loop on the calling thread until shd_loop_shutdown has closed
+/// everything. Returns 0.
+int shd_loop_run(shd_loop_t *loop);
+
+/// Wakes the loop: on_wake runs on the loop's thread soon after. Safe from any
+/// thread; several wakes before the loop runs may produce one on_wake.
+void shd_loop_wake(shd_loop_t *loop);
+
+/// Stops accepting, aborts every connection and closes the loop's handles, so
+/// that shd_loop_run returns once the closes complete.
+void shd_loop_shutdown(shd_loop_t *loop);
+
+/// Frees a loop whose shd_loop_run has returned.
+void shd_loop_free(shd_loop_t *loop);
+
+/// The loop's cached time in milliseconds (updated once per iteration).
+uint64_t shd_loop_now(const shd_loop_t *loop);
+
+/// Copies the loop's counters.
+void shd_loop_get_stats(const shd_loop_t *loop, shd_loop_stats_t *out);
+
+/// Flushes every connection with queued bytes now (the loop does this itself
+/// once per iteration; tests and shutdown paths may call it).
+void shd_loop_flush(shd_loop_t *loop);
+
+void shd_conn_set_user(shd_conn_t *conn, void *user);
+void *shd_conn_user(const shd_conn_t *conn);
+
+/// Queues bytes for the connection; they are sent at the end of the loop
+/// iteration together with everything else it queued. Returns SHD_OK,
+/// SHD_EFULL (nothing queued: the bound would be passed) or SHD_ECLOSED.
+int shd_conn_write(shd_conn_t *conn, const void *data, size_t len);
+
+/// Queues a then b as one unit: both or neither (the bound is checked once),
+/// so a message never goes out half-written.
+int shd_conn_write2(shd_conn_t *conn, const void *a, size_t alen, const void *b, size_t blen);
+
+/// Bytes queued and not yet written to the socket.
+size_t shd_conn_pending(const shd_conn_t *conn);
+
+/// Sets this connection's bound on unsent bytes.
+void shd_conn_set_max_pending(shd_conn_t *conn, size_t max_pending);
+
+/// Ends the connection (SHD_CLOSE_GRACEFUL or SHD_CLOSE_ABORT). on_data is not
+/// called again; on_close follows once the handle is closed. Idempotent.
+void shd_conn_close(shd_conn_t *conn, int how);
+
+/// Whether shd_conn_close was called or the connection is otherwise ending.
+int shd_conn_is_closing(const shd_conn_t *conn);
+
+/// Arms the connection's single deadline at loop time `at_ms` (0 disarms).
+/// on_deadline runs once, within tick_ms after it passes.
+void shd_conn_set_deadline(shd_conn_t *conn, uint64_t at_ms);
+
+/// Writes the peer's numeric address into buf (NUL-terminated) and its port.
+/// Returns 0 or a negative error.
+int shd_conn_peer(const shd_conn_t *conn, char *buf, size_t cap, int *port);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,220 @@
+// A connection: accept, the read path through the loop's receive buffer, and
+// the ways a connection ends.
+#include "shd_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void on_closed(uv_handle_t *handle);
+
+void shd__conn_accept(shd_loop_t *loop) {
+    shd_conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) return;
+    c->loop = loop;
+    c->max_pending = loop->opt.max_pending;
+    uv_tcp_init(&loop->uv, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept((uv_stream_t *)&loop->listener, (uv_stream_t *)&c->tcp) != 0) {
+        c->state = SHD_CONN_CLOSING;
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return;
+    }
+    // Writes are already batched per iteration; Nagle would only add delay.
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->next = loop->conns;
+    if (loop->conns) loop->conns->prev = c;
+    loop->conns = c;
+    loop->stats.accepted++;
+    loop->stats.open++;
+    loop->cb.on_open(loop->ctx, c);
+    // Even a connection closed in on_open reads on: a graceful close waits
+    // for the peer's EOF.
+    if (c->state != SHD_CONN_CLOSING)
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+// Reads go to the loop's buffer. A connection with an unfinished frame gets
+// its tail copied to the front of that buffer so the parser sees contiguous
+// bytes; only a tail too large for that is read into the connection's own
+// (growing, bounded) buffer.
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+    (void)suggested;
+    shd_conn_t *c = handle->data;
+    shd_loop_t *loop = c->loop;
+    size_t cap = loop->opt.read_buffer_size;
+    c->tail_in_rbuf = 0;
+    if (c->tail_len == 0 || c->state != SHD_CONN_OPEN) {
+        *buf = uv_buf_init((char *)loop->rbuf, (unsigned)cap);
+        return;
+    }
+    if (c->tail_len <= cap / 2) {
+        memcpy(loop->rbuf, c->tail, c->tail_len);
+        c->tail_in_rbuf = 1;
+        *buf = uv_buf_init((char *)loop->rbuf + c->tail_len, (unsigned)(cap - c->tail_len));
+        return;
+    }
+    size_t want = c->tail_len + cap;
+    if (c->tail_cap < want) {
+        uint8_t *grown = realloc(c->tail, want);
+        if (grown == NULL) {
+            *buf = uv_buf_init(NULL, 0);  // libuv reports UV_ENOBUFS to on_read
+            return;
+        }
+        c->tail = grown;
+        c->tail_cap = want;
+    }
+    *buf = uv_buf_init((char *)c->tail + c->tail_len, (unsigned)(c->tail_cap - c->tail_len));
+}
+
+static void keep_tail(shd_conn_t *c, const uint8_t *rest, size_t len) {
+    if (len == 0) {
+        // An idle connection holds no read buffer.
+        free(c->tail);
+        c->tail = NULL;
+        c->tail_len = c->tail_cap = 0;
+        return;
+    }
+    if (rest == c->tail) {
+        c->tail_len = len;
+        return;
+    }
+    if (c->tail_cap < len) {
+        size_t cap = len < 256 ? 256 : len;
+        uint8_t *grown = realloc(c->tail, cap);
+        if (grown == NULL) {
+            shd__conn_begin_close(c, SHD_CLOSED_ON_ERROR);
+            return;
+        }
+        c->tail = grown;
+        c->tail_cap = cap;
+    }
+    memmove(c->tail, rest, len);
+    c->tail_len = len;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+    shd_conn_t *c = stream->data;
+    shd_loop_t *loop = c->loop;
+    if (nread == 0) return;  // EAGAIN: the tail is still in c->tail
+    if (nread < 0) {
+        if (c->state == SHD_CONN_OPEN || c->state == SHD_CONN_DRAINING || c->state == SHD_CONN_LINGER)
+            shd__conn_begin_close(c, nread == UV_EOF && c->state == SHD_CONN_OPEN ? SHD_CLOSED_BY_PEER
+                                     : c->state == SHD_CONN_OPEN ? SHD_CLOSED_ON_ERROR
+                                                                 : SHD_CLOSED_BY_US);
+        return;
+    }
+    loop->stats.bytes_in += (uint64_t)nread;
+    if (c->state != SHD_CONN_OPEN) return;  // closing: input is discarded
+    uint8_t *data;
+    size_t len;
+    if ((uint8_t *)buf->base == loop->rbuf) {
+        data = loop->rbuf;
+        len = (size_t)nread;
+    } else if (c->tail_in_rbuf) {
+        data = loop->rbuf;
+        len = c->tail_len + (size_t)nread;
+    } else {
+        data = c->tail;
+        len = c->tail_len + (size_t)nread;
+    }
+    size_t used = loop->cb.on_data(loop->ctx, c, data, len);
+    if (c->state != SHD_CONN_OPEN) return;
+    if (used > len) used = len;
+    if (len - used > loop->opt.max_buffered) {
+        loop->stats.oversize++;
+        shd__conn_begin_close(c, SHD_CLOSED_OVERSIZE);
+        return;
+    }
+    keep_tail(c, data + used, len - used);
+}
+
+void shd_conn_close(shd_conn_t *c, int how) {
+    if (c->state == SHD_CONN_CLOSING) return;
+    if (how == SHD_CLOSE_ABORT) {
+        shd__conn_begin_close(c, SHD_CLOSED_BY_US);
+        return;
+    }
+    if (c->state != SHD_CONN_OPEN) return;
+    c->state = SHD_CONN_DRAINING;
+    c->close_reason = SHD_CLOSED_BY_US;
+    c->deadline = uv_now(&c->loop->uv) + c->loop->opt.linger_ms;
+    if (c->pending == 0) shd__conn_after_drain(c);
+    // else: the flush calls shd__conn_after_drain once the queue is empty.
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+    shd_conn_t *c = req->data;
+    free(req);
+    if (status != 0 && c->state != SHD_CONN_CLOSING) shd__conn_begin_close(c, SHD_CLOSED_BY_US);
+}
+
+void shd__conn_after_drain(shd_conn_t *c) {
+    if (c->state != SHD_CONN_DRAINING) return;
+    c->state = SHD_CONN_LINGER;
+    // Send FIN and keep reading (and discarding) until the peer's EOF, so that
+    // unread input does not turn the close into a reset that could destroy
+    // the last bytes we sent (a kick, a close frame).
+    uv_shutdown_t *req = malloc(sizeof(*req));
+    if (req == NULL || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        free(req);
+        shd__conn_begin_close(c, SHD_CLOSED_BY_US);
+        return;
+    }
+    req->data = c;
+}
+
+void shd__conn_begin_close(shd_conn_t *c, int reason) {
+    if (c->state == SHD_CONN_CLOSING) return;
+    if (c->state == SHD_CONN_OPEN) c->close_reason = (uint8_t)reason;
+    c->state = SHD_CONN_CLOSING;
+    c->deadline = 0;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void on_closed(uv_handle_t *handle) {
+    shd_conn_t *c = handle->data;
+    shd_loop_t *loop = c->loop;
+    if (c->prev) c->prev->next = c->next;
+    else loop->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (c->dirty) {
+        // Unlink from the flush list.
+        shd_conn_t **p = &loop->dirty;
+        while (*p != NULL && *p != c) p = &(*p)->next_dirty;
+        if (*p == c) *p = c->next_dirty;
+    }
+    loop->stats.closed++;
+    loop->stats.open--;
+    loop->cb.on_close(loop->ctx, c, c->close_reason);
+    shd__conn_drop_output(c);
+    free(c->tail);
+    free(c);
+}
+
+int shd_conn_is_closing(const shd_conn_t *c) { return c->state != SHD_CONN_OPEN; }
+
+void shd_conn_set_user(shd_conn_t *c, void *user) { c->user = user; }
+void *shd_conn_user(const shd_conn_t *c) { return c->user; }
+
+void shd_conn_set_deadline(shd_conn_t *c, uint64_t at_ms) {
+    if (c->state == SHD_CONN_OPEN) c->deadline = at_ms;
+}
+
+int shd_conn_peer(const shd_conn_t *c, char *buf, size_t cap, int *port) {
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    int rc = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+    if (rc != 0) return rc;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        rc = uv_ip6_name(a, buf, cap);
+        if (port) *port = ntohs(a->sin6_port);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        rc = uv_ip4_name(a, buf, cap);
+        if (port) *port = ntohs(a->sin_port);
+    }
+    return rc;
+}

@@ -1,0 +1,78 @@
+// Private structures of the loop shim, shared by its source files.
+#ifndef SHD_INTERNAL_H
+#define SHD_INTERNAL_H
+
+#include "shd_loop.h"
+
+#include <uv.h>
+
+/// One fixed-size piece of a connection's outgoing queue. Chunks come from a
+/// per-loop free list, so a steady flow of messages allocates nothing.
+#define SHD_CHUNK_SIZE 4096
+typedef struct shd_chunk {
+    struct shd_chunk *next;
+    uint32_t start;  // first unsent byte
+    uint32_t end;    // one past the last queued byte
+    uint8_t data[SHD_CHUNK_SIZE - 2 * sizeof(uint32_t) - sizeof(void *)];
+} shd_chunk_t;
+
+#define SHD_CHUNK_CAP (sizeof(((shd_chunk_t *)0)->data))
+
+enum {
+    SHD_CONN_OPEN = 0,
+    SHD_CONN_DRAINING,  // graceful close: flushing what is queued
+    SHD_CONN_LINGER,    // FIN sent: waiting for the peer's EOF
+    SHD_CONN_CLOSING,   // uv_close called
+};
+
+struct shd_conn {
+    uv_tcp_t tcp;               // first member: a uv handle pointer is a conn pointer
+    shd_loop_t *loop;
+    void *user;
+    struct shd_conn *prev, *next;   // the loop's list of connections
+    struct shd_conn *next_dirty;    // the loop's list of connections to flush
+    shd_chunk_t *out_head, *out_tail;
+    size_t pending;             // queued bytes, in flight included
+    size_t max_pending;
+    size_t inflight;            // bytes handed to an unfinished uv_write
+    uint8_t *tail;              // unconsumed input kept between reads
+    size_t tail_len, tail_cap;
+    uint64_t deadline;          // loop time in ms; 0 = none
+    uint8_t state;
+    uint8_t dirty;
+    uint8_t close_reason;
+    uint8_t tail_in_rbuf;       // this read's buffer starts with a copy of the tail
+};
+
+struct shd_loop {
+    uv_loop_t uv;
+    shd_callbacks_t cb;
+    void *ctx;
+    shd_loop_options_t opt;
+    uv_tcp_t listener;
+    int listening;
+    uv_timer_t tick;
+    uv_check_t check;
+    uv_prepare_t prepare;
+    uv_async_t wake;
+    int shutting_down;
+    uint8_t *rbuf;
+    shd_conn_t *conns;          // all live connections
+    shd_conn_t *dirty;          // connections with bytes to flush
+    shd_chunk_t *free_chunks;
+    size_t free_chunk_count;
+    shd_loop_stats_t stats;
+};
+
+// shd_write.c
+shd_chunk_t *shd__chunk_get(shd_loop_t *loop);
+void shd__chunk_put(shd_loop_t *loop, shd_chunk_t *chunk);
+void shd__conn_flush(shd_conn_t *conn);
+void shd__conn_drop_output(shd_conn_t *conn);
+
+// shd_conn.c
+void shd__conn_accept(shd_loop_t *loop);
+void shd__conn_begin_close(shd_conn_t *conn, int reason);
+void shd__conn_after_drain(shd_conn_t *conn);
+
+#endif

@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+//
+// Layers, bottom up (see README "Design"):
+//   CSupport/  C shim over libuv, OpenSSL, zlib: bytes and syscalls only
+//   ShaddockProtocol  Pomelo, WebSocket and HTTP-upgrade codecs: pure, no I/O
+//   Shaddock          the gateway: loops, connections, sessions, handlers
+//   ShaddockExample   the example application served by `shaddock serve`
+//   ShaddockCLI       the `shaddock` executable
+import PackageDescription
+
+let package = Package(
+    name: "Shaddock",
+    products: [
+        .library(name: "Shaddock", targets: ["Shaddock"]),
+        .library(name: "ShaddockProtocol", targets: ["ShaddockProtocol"]),
+        .executable(name: "shaddock", targets: ["ShaddockCLI"]),
+    ],
+    dependencies: [
+        // Logging that an embedding application routes into its own backend.
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // The CLI's options and --help.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libuv1-dev, libssl-dev, zlib1g-dev).
+        .systemLibrary(
+            name: "CLibUV", path: "CSupport/CLibUV", pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", path: "CSupport/COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "CSupport/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
+        // The C shim: event loops, sockets, write batching, deadlines.
+        .target(
+            name: "CShaddockLoop", dependencies: ["CLibUV"], path: "CSupport/CShaddockLoop",
+            cSettings: [.define("_GNU_SOURCE")]),
+        // Digests and base64 for the handshake paths (SHA-1, MD5).
+        .target(name: "CShaddockDigest", dependencies: ["COpenSSL"], path: "CSupport/CShaddockDigest"),
+
+        .target(name: "ShaddockProtocol", dependencies: ["CShaddockDigest"]),
+        .target(
+            name: "Shaddock",
+            dependencies: ["ShaddockProtocol", "CShaddockLoop", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "ShaddockExample", dependencies: ["Shaddock"]),
+        .executableTarget(
+            name: "ShaddockCLI",
+            dependencies: ["Shaddock", "ShaddockExample", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .testTarget(name: "ShaddockProtocolTests", dependencies: ["ShaddockProtocol"]),
+        .testTarget(
+            name: "ShaddockTests",
+            dependencies: ["Shaddock", "ShaddockExample", "ShaddockCLI"]),
+    ]
+)

@@ -1,0 +1,127 @@
+import CShaddockLoop
+import ShaddockProtocol
+
+/// Writing to a connection. Headers are composed on the stack and every
+/// message is queued as one unit with its body, so nothing is allocated per
+/// message and the loop sends each connection's bytes in one write call at
+/// the end of the iteration.
+extension Connection {
+    /// Queues a Pomelo package: `head` (a message header, possibly empty)
+    /// then `body`. Over WebSocket the package is one binary message.
+    @discardableResult
+    func writePackage(_ type: PackageType, head: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) -> Bool {
+        let packageLength = Package.headerLength + head.count + body.count
+        let frameHeader = transport == .websocket ? WebSocketFrameEncoder.headerLength(payloadLength: packageLength) : 0
+        let prefixLength = frameHeader + Package.headerLength + head.count
+        return withUnsafeTemporaryAllocation(byteCount: prefixLength, alignment: 8) { prefix in
+            var at = 0
+            if frameHeader > 0 {
+                at = WebSocketFrameEncoder.writeHeader(.binary, payloadLength: packageLength, into: prefix, at: 0)
+            }
+            at = Package.writeHeader(type, bodyLength: head.count + body.count, into: prefix, at: at)
+            if head.count > 0 {
+                UnsafeMutableRawBufferPointer(rebasing: prefix[at...]).copyMemory(from: head)
+            }
+            return queue(UnsafeRawBufferPointer(prefix), body)
+        }
+    }
+
+    @discardableResult
+    func writePackage(_ type: PackageType, body: [UInt8]) -> Bool {
+        body.withUnsafeBytes { writePackage(type, head: UnsafeRawBufferPointer(start: nil, count: 0), body: $0) }
+    }
+
+    /// A whole package already encoded (handshake replies).
+    func writeEncodedPackage(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { b in
+            let type = PackageType(rawValue: b[0])!
+            writePackage(type, head: UnsafeRawBufferPointer(start: nil, count: 0),
+                         body: UnsafeRawBufferPointer(rebasing: b[Package.headerLength...]))
+        }
+    }
+
+    func writeHeartbeat() {
+        writePackage(.heartbeat, head: UnsafeRawBufferPointer(start: nil, count: 0),
+                     body: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    /// A response to request `id` with a JSON body.
+    func writeResponse(id: UInt32, body: UnsafeRawBufferPointer) {
+        withUnsafeTemporaryAllocation(byteCount: 1 + Varint.maxLength, alignment: 1) { head in
+            let n = Message.writeResponseHeader(id: id, into: head, at: 0)
+            writePackage(.data, head: UnsafeRawBufferPointer(rebasing: head[..<n]), body: body)
+        }
+        counters.add(.responses)
+    }
+
+    func writeResponse(id: UInt32, _ response: Response) {
+        switch response {
+        case .encoded(let e):
+            e.bytes.withUnsafeBytes { writeResponse(id: id, body: $0) }
+        case .json(let value):
+            loop.scratch.removeAll(keepingCapacity: true)
+            value.write(into: &loop.scratch)
+            loop.scratch.withUnsafeBytes { writeResponse(id: id, body: $0) }
+        }
+    }
+
+    func writeErrorResponse(id: UInt32, code: Int) {
+        if code == 500 {
+            GatewayCore.internalErrorBody.withUnsafeBytes { writeResponse(id: id, body: $0) }
+        } else {
+            Array("{\"code\":\(code)}".utf8).withUnsafeBytes { writeResponse(id: id, body: $0) }
+        }
+    }
+
+    /// A WebSocket frame (control frames, echo).
+    @discardableResult
+    func writeFrame(_ opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: WebSocketFrameEncoder.maxHeaderLength, alignment: 8) { h in
+            let n = WebSocketFrameEncoder.writeHeader(opcode, payloadLength: payload.count, into: h, at: 0)
+            return queue(UnsafeRawBufferPointer(rebasing: h[..<n]), payload)
+        }
+    }
+
+    func writeClose(_ code: UInt16) {
+        let payload = (UInt8(code >> 8), UInt8(truncatingIfNeeded: code))
+        withUnsafeBytes(of: payload) { _ = writeFrame(.close, payload: $0) }
+    }
+
+    /// Queues bytes; a connection past its bound on unsent bytes is a slow
+    /// consumer and is closed.
+    private func queue(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        let rc = shd_conn_write2(raw, a.baseAddress, a.count, b.baseAddress, b.count)
+        if rc == 0 { return true }
+        if Int(rc) == SHD_EFULL && !isClosing {
+            counters.add(.slowConsumerCloses)
+            logger.info("closing slow consumer: more than \(config.maxPendingBytes) bytes unsent")
+            close(.abort)
+        }
+        return false
+    }
+
+    /// Sends a kick package with the reason, then closes.
+    func kick(reason: String) {
+        guard !isClosing, transport == .websocket || transport == .tcp else { return }
+        counters.add(.kicks)
+        var body: [UInt8] = []
+        JSONValue.object(["reason": .string(reason)]).write(into: &body)
+        writePackage(.kick, body: body)
+        close(.graceful)
+    }
+
+    func push(route: String, body: JSONValue) {
+        guard !isClosing, phase == .working else { return }
+        loop.scratch.removeAll(keepingCapacity: true)
+        body.write(into: &loop.scratch)
+        let head: [UInt8]
+        if let code = loop.core.dictionary.code(for: route), config.useDictionary {
+            head = [0x07, UInt8(code >> 8), UInt8(truncatingIfNeeded: code)]
+        } else {
+            head = Message.encode(type: .push, route: route, body: [])
+        }
+        head.withUnsafeBytes { h in
+            loop.scratch.withUnsafeBytes { writePackage(.data, head: h, body: $0) }
+        }
+    }
+}

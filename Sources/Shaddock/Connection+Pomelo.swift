@@ -1,0 +1,135 @@
+import Logging
+import ShaddockProtocol
+
+/// The Pomelo protocol over either transport (PROTOCOL.md §4-8). Packages
+/// that arrive together are handled in order, each seeing the state the
+/// previous one left.
+extension Connection {
+    func onPackage(_ type: PackageType, _ body: UnsafeRawBufferPointer) {
+        switch type {
+        case .handshake:
+            guard phase == .awaitingHandshake else {
+                counters.add(.ignoredPackages)
+                return
+            }
+            onHandshake(body)
+        case .handshakeAck:
+            guard phase == .awaitingAck else {
+                counters.add(.ignoredBeforeAck)
+                return
+            }
+            phase = .working
+            writeHeartbeat()
+            armHeartbeat()
+        case .heartbeat:
+            guard phase == .working else {
+                counters.add(.ignoredBeforeAck)
+                return
+            }
+            counters.add(.heartbeatsReceived)
+            writeHeartbeat()
+            armHeartbeat()
+        case .data:
+            guard phase == .working else {
+                counters.add(.ignoredBeforeAck)
+                return
+            }
+            onData(body)
+        case .kick:
+            counters.add(.ignoredPackages)
+        }
+    }
+
+    private func armHeartbeat() {
+        setDeadline(afterMilliseconds: config.heartbeatSeconds > 0 ? config.heartbeatTimeoutMilliseconds : 0)
+    }
+
+    private func onHandshake(_ body: UnsafeRawBufferPointer) {
+        let core = loop.core
+        guard let handshake = ClientHandshake(body: body) else {
+            refuseHandshake(.badHandshake, "handshake is not JSON with a sys object")
+            return
+        }
+        if let check = core.checkClient, !check(handshake.type, handshake.version) {
+            refuseHandshake(.oldClient, "client check refused \(handshake.type ?? "-") \(handshake.version ?? "-")")
+            return
+        }
+        var user: JSONValue?
+        if let hook = core.handshakeHook {
+            do {
+                user = try hook(handshake)
+            } catch {
+                refuseHandshake(.badHandshake, "handshake hook failed: \(error)")
+                return
+            }
+        }
+        counters.add(.handshakes)
+        writeEncodedPackage(core.responder.package(for: handshake, user: user))
+        phase = .awaitingAck
+    }
+
+    private func refuseHandshake(_ code: HandshakeCode, _ why: String) {
+        counters.add(.handshakeRefused)
+        logger.info("refused handshake (\(code.rawValue)): \(why)")
+        writeEncodedPackage(HandshakeResponder.errorPackage(code))
+        close(.graceful)
+    }
+
+    private func onData(_ bytes: UnsafeRawBufferPointer) {
+        let message: MessageView
+        do {
+            message = try Message.decode(bytes)
+        } catch {
+            counters.add(.badMessages)
+            logger.info("dropped undecodable message: \(error)")
+            return
+        }
+        let kind: Request.Kind
+        switch message.type {
+        case .request: kind = .request; counters.add(.requests)
+        case .notify: kind = .notify; counters.add(.notifies)
+        case .response, .push:
+            counters.add(.badMessages)
+            logger.info("dropped a \(message.type) message from a client")
+            return
+        }
+        let core = loop.core
+        if message.gzipped {
+            counters.add(.badMessages)
+            logger.info("dropped a gzip-compressed message (not enabled)")
+            if kind == .request { writeErrorResponse(id: message.id, code: 500) }
+            return
+        }
+        let code: UInt16?
+        if let c = message.routeCode {
+            code = Int(c) < core.dictionary.routes.count && c > 0 ? c : nil
+        } else {
+            code = core.dictionary.code(forRouteBytes: UnsafeRawBufferPointer(rebasing: bytes[message.routeName!]))
+        }
+        guard let code, let handler = core.handlers[Int(code)] else {
+            counters.add(.unknownRoutes)
+            logger.warning("no handler for route \(describeRoute(message, bytes))")
+            if kind == .request { writeErrorResponse(id: message.id, code: 500) }
+            return
+        }
+        var body = UnsafeRawBufferPointer(rebasing: bytes[message.body])
+        if !JSON.isValid(body) {
+            counters.add(.invalidJSONBodies)
+            body = GatewayCore.emptyObject
+        }
+        let request = Request(kind: kind, id: message.id, routeCode: code, dictionary: core.dictionary, body: body)
+        do {
+            let response = try handler(request, session)
+            if kind == .request && !isClosing { writeResponse(id: message.id, response) }
+        } catch {
+            counters.add(.handlerErrors)
+            logger.error("handler \(request.route) failed: \(error)")
+            if kind == .request { writeErrorResponse(id: message.id, code: (error as? CodedError)?.code ?? 500) }
+        }
+    }
+
+    private func describeRoute(_ m: MessageView, _ bytes: UnsafeRawBufferPointer) -> String {
+        if let c = m.routeCode { return "code \(c)" }
+        return "\"" + String(decoding: UnsafeRawBufferPointer(rebasing: bytes[m.routeName!]), as: UTF8.self) + "\""
+    }
+}

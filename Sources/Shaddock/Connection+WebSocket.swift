@@ -1,0 +1,109 @@
+import CShaddockLoop
+import ShaddockProtocol
+
+/// The WebSocket side of a connection: frames scanned and unmasked in the
+/// loop's buffer, messages handed on where they lie. Only a fragmented
+/// message is copied, into `fragments`, because its pieces are not adjacent.
+extension Connection {
+    func onFrames(_ data: UnsafeMutableRawBufferPointer, from start: Int) -> Int {
+        var offset = start
+        while offset < data.count && !isClosing {
+            switch WebSocketFrameParser.scan(data, at: offset, maxPayload: config.maxMessageBytes) {
+            case .needMore:
+                return offset
+            case .failure(let code, let why):
+                websocketFailure(code, why)
+                return data.count
+            case .frame(let frame):
+                onFrame(frame, UnsafeRawBufferPointer(rebasing: data[frame.payload]))
+                offset = frame.end
+            }
+        }
+        return data.count
+    }
+
+    private func onFrame(_ frame: WebSocketFrame, _ payload: UnsafeRawBufferPointer) {
+        switch wsState.step(frame) {
+        case .message(let opcode):
+            onMessage(opcode, payload)
+        case .begin(let opcode):
+            if opcode == .text && loop.core.mode == .pomelo {
+                refuseText()
+                return
+            }
+            fragments.reserveCapacity(min(config.maxMessageBytes, 2 * payload.count + 256))
+            fragments.append(contentsOf: payload)
+        case .append:
+            fragments.append(contentsOf: payload)
+        case .finish(let opcode):
+            fragments.append(contentsOf: payload)
+            let message = fragments
+            // A finished message frees its storage: idle connections hold none.
+            fragments = []
+            message.withUnsafeBytes { onMessage(opcode, $0) }
+        case .ping:
+            counters.add(.websocketPings)
+            writeFrame(.pong, payload: payload)
+        case .pong:
+            break
+        case .close:
+            counters.add(.websocketCloses)
+            switch WebSocketMessageState.closeReply(payload) {
+            case .success(let code):
+                // Echo the peer's code, then close our side.
+                close(.code(code))
+            case .failure(let error):
+                websocketFailure(error.code, error.reason)
+            }
+        case .failure(let code, let why):
+            websocketFailure(code, why)
+        }
+    }
+
+    private func onMessage(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
+        switch loop.core.mode {
+        case .echo:
+            if opcode == .text && !UTF8Validation.isValid(payload) {
+                websocketFailure(.invalidPayload, "text message is not UTF-8")
+                return
+            }
+            writeFrame(opcode, payload: payload)
+        case .pomelo:
+            if opcode == .text {
+                refuseText()
+                return
+            }
+            onPomeloMessage(payload)
+        }
+    }
+
+    /// A binary message holds one or more whole Pomelo packages.
+    private func onPomeloMessage(_ payload: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < payload.count && !isClosing {
+            switch Package.scan(payload, at: offset, maxBody: config.maxMessageBytes) {
+            case .needMore:
+                packageError(.truncated)
+                return
+            case .failure(let error):
+                packageError(error)
+                return
+            case .package(let type, let body, let end):
+                onPackage(type, UnsafeRawBufferPointer(rebasing: payload[body]))
+                offset = end
+            }
+        }
+    }
+
+    private func refuseText() {
+        counters.add(.websocketTextRefused)
+        logger.info("closing: text message on the Pomelo endpoint")
+        close(.code(WebSocketCloseCode.unsupportedData.rawValue))
+    }
+
+    private func websocketFailure(_ code: WebSocketCloseCode, _ why: String) {
+        if code == .messageTooBig { counters.add(.oversizeMessages) } else { counters.add(.websocketProtocolErrors) }
+        logger.info("closing WebSocket with \(code.rawValue): \(why)")
+        close(.code(code.rawValue))
+    }
+}

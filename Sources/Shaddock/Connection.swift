@@ -1,0 +1,194 @@
+import CShaddockLoop
+import Logging
+import ShaddockProtocol
+
+/// A client connection: which transport it speaks, where it is in the Pomelo
+/// handshake, and its session. It belongs to one loop for its whole life and
+/// is touched only on that loop's thread.
+final class Connection {
+    enum Transport {
+        /// Nothing received yet: the first byte decides.
+        case sniffing
+        case http
+        case websocket
+        case tcp
+    }
+
+    enum Phase {
+        case awaitingHandshake
+        case awaitingAck
+        case working
+    }
+
+    enum CloseStyle {
+        /// A WebSocket close frame (1000) first, then send what is queued, FIN.
+        case graceful
+        /// A WebSocket close frame with this code first.
+        case code(UInt16)
+        /// Drop what is queued and close now.
+        case abort
+    }
+
+    let raw: OpaquePointer
+    unowned(unsafe) let loop: EventLoop
+    let sessionID: UInt64
+    var transport = Transport.sniffing
+    var phase = Phase.awaitingHandshake
+    var httpParser: UpgradeRequestParser
+    var wsState: WebSocketMessageState
+    /// A fragmented WebSocket message being collected; empty (no storage)
+    /// otherwise.
+    var fragments: [UInt8] = []
+    private(set) var isClosing = false
+    private(set) lazy var session: Session = {
+        var buf = [CChar](repeating: 0, count: 64)
+        var port: Int32 = 0
+        let address = shd_conn_peer(raw, &buf, buf.count, &port) == 0 ? String(cString: buf) : "?"
+        return Session(id: sessionID, connection: self, address: address, port: Int(port))
+    }()
+
+    init(raw: OpaquePointer, loop: EventLoop, sessionID: UInt64) {
+        self.raw = raw
+        self.loop = loop
+        self.sessionID = sessionID
+        httpParser = UpgradeRequestParser(maxHeadLength: loop.core.config.maxRequestHeadBytes)
+        wsState = WebSocketMessageState(maxMessage: loop.core.config.maxMessageBytes)
+    }
+
+    @inline(__always)
+    static func from(_ conn: OpaquePointer) -> Connection {
+        Unmanaged<Connection>.fromOpaque(shd_conn_user(conn)!).takeUnretainedValue()
+    }
+
+    var config: GatewayConfiguration { loop.core.config }
+    var counters: LoopCounters { loop.counters }
+
+    func start() {
+        setDeadline(afterMilliseconds: UInt64(config.handshakeTimeoutSeconds * 1000))
+    }
+
+    /// Bytes arrived; returns how many were consumed.
+    func onData(_ data: UnsafeMutableRawBufferPointer) -> Int {
+        switch transport {
+        case .sniffing:
+            let first = data[0]
+            if first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z") {
+                transport = .http
+            } else if loop.core.mode == .pomelo && PackageType(rawValue: first) != nil {
+                transport = .tcp
+                counters.add(.tcpConnections)
+            } else {
+                counters.add(.unknownTransport)
+                logger.info("closing: first byte 0x\(String(first, radix: 16)) is neither HTTP nor a Pomelo package")
+                close(.abort)
+                return data.count
+            }
+            return onData(data)
+        case .http:
+            return onRequestHead(data)
+        case .websocket:
+            return onFrames(data, from: 0)
+        case .tcp:
+            return onTCPPackages(UnsafeRawBufferPointer(data))
+        }
+    }
+
+    private func onRequestHead(_ data: UnsafeMutableRawBufferPointer) -> Int {
+        switch httpParser.scan(UnsafeRawBufferPointer(data)) {
+        case .needMore:
+            return 0
+        case .reject(let why):
+            counters.add(.httpRejected)
+            logger.info("refused HTTP request: \(why.status) \(why.reason)")
+            let answer = UpgradeResponse.rejection(why)
+            _ = answer.withUnsafeBytes { shd_conn_write(raw, $0.baseAddress, $0.count) }
+            close(.abort, afterFlush: true)
+            return data.count
+        case .request(let request):
+            counters.add(.websocketUpgrades)
+            transport = .websocket
+            withUnsafeTemporaryAllocation(byteCount: UpgradeResponse.switchingLength, alignment: 1) { out in
+                let key = UnsafeRawBufferPointer(rebasing: data[request.key])
+                let n = UpgradeResponse.writeSwitching(key: key, into: out)
+                _ = shd_conn_write(raw, out.baseAddress, n)
+            }
+            // Frames that came with the request (the upgrade head) are parsed
+            // where they lie.
+            return onFrames(data, from: request.headLength)
+        }
+    }
+
+    private func onTCPPackages(_ data: UnsafeRawBufferPointer) -> Int {
+        var offset = 0
+        while offset < data.count && !isClosing {
+            switch Package.scan(data, at: offset, maxBody: config.maxMessageBytes) {
+            case .needMore:
+                return offset
+            case .failure(let error):
+                packageError(error)
+                return data.count
+            case .package(let type, let body, let end):
+                onPackage(type, UnsafeRawBufferPointer(rebasing: data[body]))
+                offset = end
+            }
+        }
+        return data.count
+    }
+
+    func packageError(_ error: PackageError) {
+        if case .tooLarge = error { counters.add(.oversizeMessages) } else { counters.add(.badPackages) }
+        logger.info("closing: bad package: \(error)")
+        switch error {
+        case .tooLarge: close(.code(WebSocketCloseCode.messageTooBig.rawValue))
+        default: close(.code(WebSocketCloseCode.protocolError.rawValue))
+        }
+    }
+
+    func onDeadline() {
+        if phase == .working {
+            counters.add(.heartbeatTimeouts)
+            logger.debug("closing: no heartbeat within \(config.heartbeatTimeoutMilliseconds) ms")
+        } else {
+            counters.add(.handshakeTimeouts)
+            logger.debug("closing: no completed handshake within \(config.handshakeTimeoutSeconds) s")
+        }
+        close(.graceful)
+    }
+
+    func setDeadline(afterMilliseconds ms: UInt64) {
+        shd_conn_set_deadline(raw, ms == 0 ? 0 : loop.now + ms)
+    }
+
+    /// Ends the connection. Over WebSocket a graceful close sends a close
+    /// frame first; queued bytes go out before the FIN unless aborting.
+    func close(_ style: CloseStyle, afterFlush: Bool = false) {
+        guard !isClosing else { return }
+        isClosing = true
+        switch style {
+        case .abort:
+            shd_conn_close(raw, afterFlush ? Int32(SHD_CLOSE_GRACEFUL) : Int32(SHD_CLOSE_ABORT))
+        case .graceful, .code:
+            if transport == .websocket {
+                var code = WebSocketCloseCode.normal.rawValue
+                if case .code(let c) = style { code = c }
+                writeClose(code)
+            }
+            shd_conn_close(raw, Int32(SHD_CLOSE_GRACEFUL))
+        }
+    }
+
+    func onClosed(reason: Int32) {
+        isClosing = true
+        counters.add(.connectionsClosed)
+        if Int(reason) == SHD_CLOSED_OVERSIZE {
+            counters.add(.oversizeMessages)
+            logger.info("closed: peer sent more than the buffering limit")
+        }
+    }
+
+    var logger: Logger {
+        var l = loop.logger
+        l[metadataKey: "session"] = "\(sessionID)"
+        return l
+    }
+}

@@ -1,0 +1,118 @@
+import CShaddockLoop
+import Logging
+import ShaddockProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libuv loop on its own thread, with its listening socket and its
+/// connections. Everything here except `requestStop` runs on that thread.
+final class EventLoop: @unchecked Sendable {
+    let index: Int
+    let core: GatewayCore
+    let counters = LoopCounters()
+    private(set) var raw: OpaquePointer!
+    var logger: Logger
+    /// Set from any thread by requestStop; read on the loop.
+    private var stopFlag: Int32 = 0
+    private var nextSession: UInt64 = 0
+    /// Reused for encoding JSON responses, so a steady flow allocates nothing.
+    var scratch: [UInt8] = []
+
+    init(index: Int, core: GatewayCore) throws {
+        self.index = index
+        self.core = core
+        var logger = core.logger
+        logger[metadataKey: "loop"] = "\(index)"
+        self.logger = logger
+        var callbacks = shd_callbacks_t()
+        callbacks.on_open = { ctx, conn in EventLoop.from(ctx).open(conn!) }
+        callbacks.on_data = { ctx, conn, data, len in
+            Connection.from(conn!).onData(UnsafeMutableRawBufferPointer(start: data, count: len))
+        }
+        callbacks.on_close = { ctx, conn, reason in
+            let user = shd_conn_user(conn!)!
+            Connection.from(conn!).onClosed(reason: reason)
+            Unmanaged<Connection>.fromOpaque(user).release()
+        }
+        callbacks.on_deadline = { _, conn in Connection.from(conn!).onDeadline() }
+        callbacks.on_wake = { ctx in EventLoop.from(ctx).onWake() }
+        var options = shd_loop_options_t()
+        options.max_buffered = max(core.config.maxMessageBytes, core.config.maxRequestHeadBytes) + 64 * 1024
+        options.max_pending = core.config.maxPendingBytes
+        options.tick_ms = UInt32(core.config.timerTickMilliseconds)
+        options.linger_ms = UInt32(core.config.lingerMilliseconds)
+        guard let loop = shd_loop_new(&callbacks, Unmanaged.passUnretained(self).toOpaque(), &options) else {
+            throw ServerError.loopCreation
+        }
+        raw = loop
+        scratch.reserveCapacity(4096)
+    }
+
+    deinit { shd_loop_free(raw) }
+
+    @inline(__always)
+    static func from(_ ctx: UnsafeMutableRawPointer?) -> EventLoop {
+        Unmanaged<EventLoop>.fromOpaque(ctx!).takeUnretainedValue()
+    }
+
+    func listen(host: String, port: Int) throws -> Int {
+        var bound: Int32 = 0
+        let rc = shd_loop_listen(raw, host, Int32(port), &bound)
+        if Int(rc) == SHD_EADDR { throw ServerError.badAddress(host) }
+        if rc != 0 { throw ServerError.listen(host: host, port: port, errno: errno) }
+        return Int(bound)
+    }
+
+    /// Runs until stopped; called on the loop's own thread.
+    func run() { shd_loop_run(raw) }
+
+    /// Asks the loop to stop; safe from any thread.
+    func requestStop() {
+        withUnsafeMutablePointer(to: &stopFlag) { shd_flag_set($0) }
+        shd_loop_wake(raw)
+    }
+
+    private func onWake() {
+        if withUnsafeMutablePointer(to: &stopFlag, { shd_flag_get($0) }) != 0 {
+            shd_loop_shutdown(raw)
+        }
+    }
+
+    private func open(_ conn: OpaquePointer) {
+        counters.add(.connectionsAccepted)
+        nextSession &+= 1
+        // Ids are unique per process: the loop index in the low byte.
+        let id = nextSession << 8 | UInt64(index)
+        let connection = Connection(raw: conn, loop: self, sessionID: id)
+        shd_conn_set_user(conn, Unmanaged.passRetained(connection).toOpaque())
+        connection.start()
+    }
+
+    var now: UInt64 { shd_loop_now(raw) }
+
+    func stats() -> shd_loop_stats_t {
+        var s = shd_loop_stats_t()
+        shd_loop_get_stats(raw, &s)
+        return s
+    }
+}
+
+public enum ServerError: Error, CustomStringConvertible {
+    case loopCreation
+    case badAddress(String)
+    case listen(host: String, port: Int, errno: Int32)
+    case threadCreation
+    case alreadyStarted
+
+    public var description: String {
+        switch self {
+        case .loopCreation: return "cannot create an event loop"
+        case .badAddress(let h): return "\(h) is not a numeric IPv4 or IPv6 address"
+        case .listen(let h, let p, let e): return "cannot listen on \(h):\(p): \(String(cString: strerror(e)))"
+        case .threadCreation: return "cannot start a loop thread"
+        case .alreadyStarted: return "the server was already started"
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import CShaddockLoop
+import Logging
+import ShaddockProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A gateway: `threads` event loops, each on its own thread with its own
+/// listening socket on the same port (SO_REUSEPORT), so the kernel spreads
+/// connections and no lock is taken on accept.
+public final class Server: @unchecked Sendable {
+    public let configuration: GatewayConfiguration
+    let core: GatewayCore
+    private var loops: [EventLoop] = []
+    private var threads: [pthread_t] = []
+    private var started = false
+    /// The port the server listens on (useful when configured with port 0).
+    public private(set) var port = 0
+
+    /// A Pomelo gateway serving `application`.
+    public convenience init(application: Application, configuration: GatewayConfiguration,
+                            logger: Logger = Logger(label: "shaddock")) throws {
+        try self.init(mode: .pomelo, application: application, configuration: configuration, logger: logger)
+    }
+
+    /// A plain WebSocket echo server on the same transport (binary and text
+    /// echoed, text checked as UTF-8), for transport benchmarks and
+    /// conformance runs.
+    public static func echo(configuration: GatewayConfiguration, logger: Logger = Logger(label: "shaddock")) throws -> Server {
+        try Server(mode: .echo, application: Application(), configuration: configuration, logger: logger)
+    }
+
+    init(mode: GatewayCore.Mode, application: Application, configuration: GatewayConfiguration, logger: Logger) throws {
+        try configuration.validate()
+        var logger = logger
+        logger.logLevel = configuration.logLevel
+        self.configuration = configuration
+        core = try GatewayCore(mode: mode, application: application, config: configuration, logger: logger)
+    }
+
+    /// Binds every loop and starts their threads; returns once all listen.
+    public func start() throws {
+        guard !started else { throw ServerError.alreadyStarted }
+        started = true
+        var port = configuration.port
+        for i in 0..<configuration.threads {
+            let loop = try EventLoop(index: i, core: core)
+            // The first loop may pick the port; the others join it.
+            port = try loop.listen(host: configuration.host, port: port)
+            loops.append(loop)
+            loop.logger.info("listening on \(configuration.host):\(port)")
+        }
+        self.port = port
+        for loop in loops {
+            var tid = pthread_t()
+            let arg = Unmanaged.passRetained(loop).toOpaque()
+            let rc = pthread_create(&tid, nil, { arg in
+                let loop = Unmanaged<EventLoop>.fromOpaque(arg!).takeRetainedValue()
+                loop.run()
+                return nil
+            }, arg)
+            if rc != 0 {
+                Unmanaged<EventLoop>.fromOpaque(arg).release()
+                stop()
+                throw ServerError.threadCreation
+            }
+            threads.append(tid)
+        }
+    }
+
+    /// Asks every loop to stop: listeners close and connections are closed.
+    /// Safe from any thread; returns at once (see `wait`).
+    public func stop() {
+        for loop in loops { loop.requestStop() }
+    }
+
+    /// Blocks until every loop thread has finished.
+    public func wait() {
+        for tid in threads { pthread_join(tid, nil) }
+        threads.removeAll()
+    }
+
+    /// A counter summed over the loops.
+    public func counter(_ c: GatewayCounter) -> UInt64 {
+        loops.reduce(0) { $0 + $1.counters.load(c) }
+    }
+
+    /// Every counter, summed over the loops.
+    public func counters() -> [GatewayCounter: UInt64] {
+        Dictionary(uniqueKeysWithValues: GatewayCounter.allCases.map { ($0, counter($0)) })
+    }
+
+    /// The route dictionary the server sends to clients.
+    public var dictionary: RouteDictionary { core.dictionary }
+}

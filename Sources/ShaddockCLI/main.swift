@@ -1,0 +1,98 @@
+import ArgumentParser
+import Logging
+import Shaddock
+import ShaddockExample
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Shaddock: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shaddock",
+        abstract: "A Pomelo-compatible edge gateway: WebSocket and raw TCP on one port.",
+        subcommands: [Serve.self, Echo.self])
+}
+
+/// Options shared by the subcommands.
+struct ListenOptions: ParsableArguments {
+    @Option(help: "Address to listen on (numeric IPv4 or IPv6).")
+    var host: String?
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port: Int?
+
+    @Option(help: "Event loops, one thread each (default: the number of cores).")
+    var threads: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    func apply(to config: inout GatewayConfiguration) throws {
+        if let host { config.host = host }
+        if let port { config.port = port }
+        if let threads { config.threads = threads }
+        if let logLevel {
+            guard let level = Logger.Level(rawValue: logLevel) else {
+                throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            config.logLevel = level
+        }
+        try config.validate()
+    }
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway with the example application.")
+
+    @OptionGroup var listen: ListenOptions
+
+    @Option(help: "Heartbeat interval in seconds sent to clients (0 turns heartbeats off).")
+    var heartbeat: Int?
+
+    @Option(help: "A JSON configuration file (see the README); options given here override it.")
+    var config: String?
+
+    func run() throws {
+        var configuration = try config.map { try GatewayConfiguration.load(path: $0) } ?? GatewayConfiguration()
+        if let heartbeat { configuration.heartbeatSeconds = heartbeat }
+        try listen.apply(to: &configuration)
+        try runUntilSignalled(Server(application: ExampleApp.make(), configuration: configuration))
+    }
+}
+
+struct Echo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a plain WebSocket echo server (binary and text) on the same transport.")
+
+    @OptionGroup var listen: ListenOptions
+
+    func run() throws {
+        var configuration = GatewayConfiguration()
+        try listen.apply(to: &configuration)
+        try runUntilSignalled(Server.echo(configuration: configuration))
+    }
+}
+
+/// Starts the server and stops it cleanly on SIGINT or SIGTERM. The signals
+/// are blocked before any loop thread starts, so only this thread sees them.
+func runUntilSignalled(_ server: Server) throws {
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGINT)
+    sigaddset(&signals, SIGTERM)
+    pthread_sigmask(SIG_BLOCK, &signals, nil)
+    signal(SIGPIPE, SIG_IGN)
+    try server.start()
+    var received: Int32 = 0
+    sigwait(&signals, &received)
+    let logger = Logger(label: "shaddock")
+    logger.info("signal \(received): stopping")
+    server.stop()
+    server.wait()
+    logger.info("stopped")
+}
+
+LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+Shaddock.main()
