@@ -33,7 +33,7 @@ extension Connection {
 
     /// A whole package already encoded (handshake replies).
     func writeEncodedPackage(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { b in
+        _ = bytes.withUnsafeBytes { b in
             let type = PackageType(rawValue: b[0])!
             writePackage(type, head: UnsafeRawBufferPointer(start: nil, count: 0),
                          body: UnsafeRawBufferPointer(rebasing: b[Package.headerLength...]))
@@ -121,7 +121,7 @@ extension Connection {
             head = Message.encode(type: .push, route: route, body: [])
         }
         head.withUnsafeBytes { h in
-            loop.scratch.withUnsafeBytes { writePackage(.data, head: h, body: $0) }
+            _ = loop.scratch.withUnsafeBytes { writePackage(.data, head: h, body: $0) }
         }
     }
 }

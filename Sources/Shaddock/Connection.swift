@@ -41,9 +41,12 @@ final class Connection {
     var fragments: [UInt8] = []
     private(set) var isClosing = false
     private(set) lazy var session: Session = {
-        var buf = [CChar](repeating: 0, count: 64)
+        var buf = [UInt8](repeating: 0, count: 64)
         var port: Int32 = 0
-        let address = shd_conn_peer(raw, &buf, buf.count, &port) == 0 ? String(cString: buf) : "?"
+        let ok = buf.withUnsafeMutableBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { shd_conn_peer(raw, $0.baseAddress, $0.count, &port) == 0 }
+        }
+        let address = ok ? String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self) : "?"
         return Session(id: sessionID, connection: self, address: address, port: Int(port))
     }()
 

@@ -30,24 +30,24 @@ public struct JSONObject: Sendable {
             var i = members.count
             while i > 0 {
                 i -= 1
-                if sameUTF8(members[i].key, key) { return members[i].value }
+                if JSON.sameUTF8(members[i].key, key) { return members[i].value }
             }
             return nil
         }
         set {
-            guard let first = members.firstIndex(where: { sameUTF8($0.key, key) }) else {
+            guard let first = members.firstIndex(where: { JSON.sameUTF8($0.key, key) }) else {
                 if let newValue { members.append((key: key, value: newValue)) }
                 return
             }
             if let newValue {
                 members[first].value = newValue
-                if members[(first + 1)...].contains(where: { sameUTF8($0.key, key) }) {
-                    var keep = members[...first]
-                    keep.append(contentsOf: members[(first + 1)...].filter { !sameUTF8($0.key, key) })
-                    members = Array(keep)
+                var j = members.count - 1
+                while j > first {
+                    if JSON.sameUTF8(members[j].key, key) { members.remove(at: j) }
+                    j -= 1
                 }
             } else {
-                members.removeAll { sameUTF8($0.key, key) }
+                members.removeAll { JSON.sameUTF8($0.key, key) }
             }
         }
     }
@@ -59,7 +59,7 @@ extension JSONObject: Equatable {
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.members.count == rhs.members.count else { return false }
         for (a, b) in zip(lhs.members, rhs.members) {
-            guard sameUTF8(a.key, b.key), a.value == b.value else { return false }
+            guard JSON.sameUTF8(a.key, b.key), a.value == b.value else { return false }
         }
         return true
     }

@@ -145,13 +145,13 @@ struct JSONParser {
             case UInt8(ascii: "r"): scratch.append(0x0D)
             case UInt8(ascii: "t"): scratch.append(0x09)
             case UInt8(ascii: "u"):
-                var scalar = hex4(p + j)
+                var scalar = s.hex4(at: j)
                 j += 4
                 if scalar & 0xFC00 == 0xD800 {
                     // A high surrogate only counts when a low one follows;
                     // otherwise it is lone, and the next escape is read on its own.
                     if j + 6 <= stop, p[j] == UInt8(ascii: "\\"), p[j + 1] == UInt8(ascii: "u") {
-                        let low = hex4(p + j + 2)
+                        let low = s.hex4(at: j + 2)
                         if low & 0xFC00 == 0xDC00 {
                             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                             j += 6
@@ -172,11 +172,6 @@ struct JSONParser {
         }
         if stop > run { scratch.append(contentsOf: UnsafeBufferPointer(start: p + run, count: stop - run)) }
         return String(decoding: scratch, as: UTF8.self)
-    }
-
-    @inline(__always)
-    func hex4(_ q: UnsafePointer<UInt8>) -> UInt32 {
-        hexValue(q[0])! << 12 | hexValue(q[1])! << 8 | hexValue(q[2])! << 4 | hexValue(q[3])!
     }
 
     @inline(__always)
@@ -234,7 +229,7 @@ private let exactPowersOfTen: [Double] = [
 /// Members of an object being parsed, with JSON.parse's duplicate rule. Small
 /// objects are searched linearly; large ones get an index so that a hostile
 /// body with many keys cannot make parsing quadratic.
-struct DedupingMembers {
+private struct DedupingMembers {
     var members: [(key: String, value: JSONValue)] = []
     var index: [ByteKey: Int]? = nil
 
@@ -242,7 +237,7 @@ struct DedupingMembers {
 
     mutating func set(_ key: String, _ value: JSONValue) {
         if index == nil {
-            for k in members.indices where sameUTF8(members[k].key, key) {
+            for k in members.indices where JSON.sameUTF8(members[k].key, key) {
                 members[k].value = value
                 return
             }
@@ -267,11 +262,11 @@ struct DedupingMembers {
 
 /// A String hashed and compared by its UTF-8 bytes (Swift's own String
 /// hashing follows canonical equivalence, which JavaScript does not).
-struct ByteKey: Hashable {
+private struct ByteKey: Hashable {
     let string: String
     init(_ string: String) { self.string = string }
 
-    static func == (a: ByteKey, b: ByteKey) -> Bool { sameUTF8(a.string, b.string) }
+    static func == (a: ByteKey, b: ByteKey) -> Bool { JSON.sameUTF8(a.string, b.string) }
 
     func hash(into hasher: inout Hasher) {
         var s = string

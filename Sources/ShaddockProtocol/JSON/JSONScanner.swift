@@ -3,7 +3,6 @@
 // on every input, so neither re-implements a rule; and the validator must not
 // allocate, so nothing here builds a String or an Array.
 
-@usableFromInline
 struct JSONScanner {
     /// Bound to UInt8 by the caller: JSON input is always a byte buffer.
     let p: UnsafePointer<UInt8>
@@ -35,6 +34,13 @@ struct JSONScanner {
         i += word.utf8CodeUnitCount
     }
 
+    /// The value of four hex digits the scanner has already validated.
+    @inline(__always)
+    func hex4(at j: Int) -> UInt32 {
+        hexDigitValue(p[j])! << 12 | hexDigitValue(p[j + 1])! << 8
+            | hexDigitValue(p[j + 2])! << 4 | hexDigitValue(p[j + 3])!
+    }
+
     // MARK: Numbers
 
     /// What the parser needs to turn a validated number into a Double
@@ -47,24 +53,24 @@ struct JSONScanner {
         var truncated = false
         /// value = mantissa × 10^exponent (when not truncated).
         var exponent = 0
+        var significantDigits = 0
+
+        @inline(__always)
+        mutating func accumulate(_ digit: UInt8) {
+            if mantissa == 0 && digit == 0 { return }
+            if significantDigits < 19 {
+                mantissa = mantissa &* 10 &+ UInt64(digit)
+                significantDigits += 1
+            } else {
+                truncated = true
+            }
+        }
     }
 
     /// `i` is at '-' or a digit. Grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
     @inline(__always)
     mutating func scanNumber() throws(JSONError) -> NumberToken {
         var t = NumberToken(start: i)
-        var significant = 0
-
-        @inline(__always)
-        func accumulate(_ digit: UInt8) {
-            if t.mantissa == 0 && digit == 0 { return }
-            if significant < 19 {
-                t.mantissa = t.mantissa &* 10 &+ UInt64(digit)
-                significant += 1
-            } else {
-                t.truncated = true
-            }
-        }
 
         if p[i] == UInt8(ascii: "-") {
             t.negative = true
@@ -77,7 +83,7 @@ struct JSONScanner {
             if i < end, isDigit(p[i]) { throw .invalidNumber(offset: i) }
         } else if isDigit(lead) {
             while i < end, isDigit(p[i]) {
-                accumulate(p[i] &- 0x30)
+                t.accumulate(p[i] &- 0x30)
                 i += 1
             }
         } else {
@@ -89,7 +95,7 @@ struct JSONScanner {
             guard i < end else { throw .unexpectedEnd }
             guard isDigit(p[i]) else { throw .invalidNumber(offset: i) }
             while i < end, isDigit(p[i]) {
-                accumulate(p[i] &- 0x30)
+                t.accumulate(p[i] &- 0x30)
                 // Fraction digits past the 19th do not move the exponent:
                 // the value is then taken from the text anyway.
                 if !t.truncated { t.exponent -= 1 }
@@ -162,7 +168,7 @@ struct JSONScanner {
         case UInt8(ascii: "u"):
             for k in 2..<6 {
                 guard i + k < end else { throw .unexpectedEnd }
-                guard hexValue(p[i + k]) != nil else { throw .invalidString(offset: i + k) }
+                guard hexDigitValue(p[i + k]) != nil else { throw .invalidString(offset: i + k) }
             }
             i += 6
         default:
@@ -199,10 +205,10 @@ struct JSONScanner {
 }
 
 @inline(__always)
-func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
+private func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
 
 @inline(__always)
-func hexValue(_ b: UInt8) -> UInt32? {
+private func hexDigitValue(_ b: UInt8) -> UInt32? {
     switch b {
     case 0x30...0x39: return UInt32(b - 0x30)
     case 0x41...0x46: return UInt32(b - 0x41 + 10)
@@ -215,7 +221,7 @@ func hexValue(_ b: UInt8) -> UInt32? {
 /// non-ASCII. Each test is exact as a whole-word boolean, which is all that
 /// is needed: a hit only sends the scanner to the byte-by-byte path.
 @inline(__always)
-func needsByteScan(_ w: UInt64) -> Bool {
+private func needsByteScan(_ w: UInt64) -> Bool {
     let ones: UInt64 = 0x0101_0101_0101_0101
     let highs: UInt64 = 0x8080_8080_8080_8080
     let control = (w &- ones &* 0x20) & ~w

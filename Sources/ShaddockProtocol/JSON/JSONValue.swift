@@ -43,7 +43,7 @@ extension JSONValue: Equatable {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
         case let (.number(a), .number(b)): return a == b
-        case let (.string(a), .string(b)): return sameUTF8(a, b)
+        case let (.string(a), .string(b)): return JSON.sameUTF8(a, b)
         case let (.array(a), .array(b)): return a == b
         case let (.object(a), .object(b)): return a == b
         default: return false
@@ -51,12 +51,14 @@ extension JSONValue: Equatable {
     }
 }
 
-/// Byte equality of two strings. Swift's `==` is canonical equivalence, which
-/// would merge keys and values that JavaScript keeps apart.
-@inline(__always)
-func sameUTF8(_ a: String, _ b: String) -> Bool {
-    let x = a.utf8, y = b.utf8
-    return x.count == y.count && x.elementsEqual(y)
+extension JSON {
+    /// Byte equality of two strings. Swift's `==` is canonical equivalence, which
+    /// would merge keys and values that JavaScript keeps apart.
+    @inline(__always)
+    static func sameUTF8(_ a: String, _ b: String) -> Bool {
+        let x = a.utf8, y = b.utf8
+        return x.count == y.count && x.elementsEqual(y)
+    }
 }
 
 extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral,
