@@ -73,7 +73,11 @@ public struct UpgradeRequestParser: Sendable {
 
     static func parseHead(_ b: UnsafeRawBufferPointer, length: Int) -> UpgradeScan {
         // Request line: METHOD SP target SP HTTP/1.x CRLF
-        guard let lineEnd = find(b, 13, from: 0, to: length) else { return .reject(.malformed("no request line")) }
+        // A bare CR must not end the line: the byte after it would be skipped
+        // and the rest read as a header.
+        guard let lineEnd = find(b, 13, from: 0, to: length), b[lineEnd + 1] == 10 else {
+            return .reject(.malformed("bad request line"))
+        }
         guard let sp1 = find(b, 32, from: 0, to: lineEnd), sp1 > 0,
               let sp2 = find(b, 32, from: sp1 + 1, to: lineEnd), sp2 > sp1 + 1 else {
             return .reject(.malformed("bad request line"))
