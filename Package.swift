@@ -52,6 +52,8 @@ let package = Package(
         .testTarget(name: "ShaddockProtocolTests", dependencies: ["ShaddockProtocol"]),
         .testTarget(
             name: "ShaddockTests",
-            dependencies: ["Shaddock", "ShaddockExample", "ShaddockCLI"]),
+            dependencies: ["Shaddock", "ShaddockExample", "ShaddockCLI"],
+            // Scripts run by the tests with other clients, not Swift sources.
+            exclude: ["Clients"]),
     ]
 )

@@ -26,8 +26,8 @@ void shd__conn_accept(shd_loop_t *loop) {
     c->next = loop->conns;
     if (loop->conns) loop->conns->prev = c;
     loop->conns = c;
-    loop->stats.accepted++;
-    loop->stats.open++;
+    SHD_STAT_ADD(loop, accepted, 1);
+    SHD_STAT_ADD(loop, open, 1);
     loop->cb.on_open(loop->ctx, c);
     // Even a connection closed in on_open reads on: a graceful close waits
     // for the peer's EOF.
@@ -70,6 +70,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
 
 static void keep_tail(shd_conn_t *c, const uint8_t *rest, size_t len) {
     if (len == 0) {
+        if (c->tail == NULL) return;
         // An idle connection holds no read buffer.
         free(c->tail);
         c->tail = NULL;
@@ -99,13 +100,26 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     shd_loop_t *loop = c->loop;
     if (nread == 0) return;  // EAGAIN: the tail is still in c->tail
     if (nread < 0) {
-        if (c->state == SHD_CONN_OPEN || c->state == SHD_CONN_DRAINING || c->state == SHD_CONN_LINGER)
-            shd__conn_begin_close(c, nread == UV_EOF && c->state == SHD_CONN_OPEN ? SHD_CLOSED_BY_PEER
-                                     : c->state == SHD_CONN_OPEN ? SHD_CLOSED_ON_ERROR
-                                                                 : SHD_CLOSED_BY_US);
+        if (c->state == SHD_CONN_CLOSING) return;
+        if (nread != UV_EOF) {
+            shd__conn_begin_close(c, SHD_CLOSED_ON_ERROR);
+            return;
+        }
+        c->peer_eof = 1;
+        if (c->state == SHD_CONN_OPEN) {
+            // A half-close: the peer may still read, so what was queued for
+            // it (answers to its last requests) goes out before we close.
+            c->close_reason = SHD_CLOSED_BY_PEER;
+            c->state = SHD_CONN_DRAINING;
+            c->deadline = uv_now(&loop->uv) + loop->opt.linger_ms;
+            if (c->pending == 0) shd__conn_after_drain(c);
+        } else if (c->state == SHD_CONN_LINGER) {
+            shd__conn_begin_close(c, SHD_CLOSED_BY_US);
+        }
         return;
     }
-    loop->stats.bytes_in += (uint64_t)nread;
+    SHD_STAT_ADD(loop, reads, 1);
+    SHD_STAT_ADD(loop, bytes_in, (uint64_t)nread);
     if (c->state != SHD_CONN_OPEN) return;  // closing: input is discarded
     uint8_t *data;
     size_t len;
@@ -123,7 +137,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     if (c->state != SHD_CONN_OPEN) return;
     if (used > len) used = len;
     if (len - used > loop->opt.max_buffered) {
-        loop->stats.oversize++;
+        SHD_STAT_ADD(loop, oversize, 1);
         shd__conn_begin_close(c, SHD_CLOSED_OVERSIZE);
         return;
     }
@@ -152,6 +166,12 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 
 void shd__conn_after_drain(shd_conn_t *c) {
     if (c->state != SHD_CONN_DRAINING) return;
+    if (c->peer_eof) {
+        // Everything is written and the peer has nothing more to send: no
+        // unread input can turn this close into a reset.
+        shd__conn_begin_close(c, c->close_reason);
+        return;
+    }
     c->state = SHD_CONN_LINGER;
     // Send FIN and keep reading (and discarding) until the peer's EOF, so that
     // unread input does not turn the close into a reset that could destroy
@@ -167,7 +187,7 @@ void shd__conn_after_drain(shd_conn_t *c) {
 
 void shd__conn_begin_close(shd_conn_t *c, int reason) {
     if (c->state == SHD_CONN_CLOSING) return;
-    if (c->state == SHD_CONN_OPEN) c->close_reason = (uint8_t)reason;
+    if (c->state == SHD_CONN_OPEN || reason == SHD_CLOSED_ON_ERROR) c->close_reason = (uint8_t)reason;
     c->state = SHD_CONN_CLOSING;
     c->deadline = 0;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -185,8 +205,8 @@ static void on_closed(uv_handle_t *handle) {
         while (*p != NULL && *p != c) p = &(*p)->next_dirty;
         if (*p == c) *p = c->next_dirty;
     }
-    loop->stats.closed++;
-    loop->stats.open--;
+    SHD_STAT_ADD(loop, closed, 1);
+    SHD_STAT_ADD(loop, open, (uint64_t)-1);
     loop->cb.on_close(loop->ctx, c, c->close_reason);
     shd__conn_drop_output(c);
     free(c->tail);

@@ -2,6 +2,7 @@
 #ifndef SHD_INTERNAL_H
 #define SHD_INTERNAL_H
 
+#include "shd_counters.h"
 #include "shd_loop.h"
 
 #include <uv.h>
@@ -42,6 +43,7 @@ struct shd_conn {
     uint8_t dirty;
     uint8_t close_reason;
     uint8_t tail_in_rbuf;       // this read's buffer starts with a copy of the tail
+    uint8_t peer_eof;           // the peer sent FIN: nothing more will be read
 };
 
 struct shd_loop {
@@ -63,6 +65,9 @@ struct shd_loop {
     size_t free_chunk_count;
     shd_loop_stats_t stats;
 };
+
+/// Stats are written by the loop thread and read from any thread.
+#define SHD_STAT_ADD(loop, field, n) shd_counter_add(&(loop)->stats.field, (uint64_t)(n))
 
 // shd_write.c
 shd_chunk_t *shd__chunk_get(shd_loop_t *loop);

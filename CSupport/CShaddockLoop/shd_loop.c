@@ -145,7 +145,11 @@ void shd_loop_free(shd_loop_t *loop) {
 
 uint64_t shd_loop_now(const shd_loop_t *loop) { return uv_now(&loop->uv); }
 
-void shd_loop_get_stats(const shd_loop_t *loop, shd_loop_stats_t *out) { *out = loop->stats; }
+void shd_loop_get_stats(const shd_loop_t *loop, shd_loop_stats_t *out) {
+    const uint64_t *in = (const uint64_t *)&loop->stats;
+    uint64_t *o = (uint64_t *)out;
+    for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++) o[i] = shd_counter_load(&in[i]);
+}
 
 void shd_loop_flush(shd_loop_t *loop) {
     // A flush can finish a graceful close, which never frees the connection

@@ -23,7 +23,7 @@ shd_chunk_t *shd__chunk_get(shd_loop_t *loop) {
     } else {
         c = malloc(sizeof(*c));
         if (c == NULL) return NULL;
-        loop->stats.chunks_allocated++;
+        SHD_STAT_ADD(loop, chunks_allocated, 1);
     }
     c->next = NULL;
     c->start = c->end = 0;
@@ -76,7 +76,7 @@ int shd_conn_write2(shd_conn_t *c, const void *a, size_t alen, const void *b, si
     if (c->state != SHD_CONN_OPEN) return SHD_ECLOSED;
     size_t total = alen + blen;
     if (c->pending + total > c->max_pending) {
-        c->loop->stats.overflows++;
+        SHD_STAT_ADD(c->loop, overflows, 1);
         return SHD_EFULL;
     }
     // Chunks are taken before anything is copied, so running out of memory
@@ -187,14 +187,14 @@ void shd__conn_flush(shd_conn_t *c) {
         uv_buf_t iov[SHD_MAX_IOV];
         unsigned n;
         size_t total = gather(c, iov, 0, &n);
-        loop->stats.write_calls++;
+        SHD_STAT_ADD(loop, write_calls, 1);
         int w = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
         if (w == UV_EAGAIN) w = 0;
         if (w < 0) {
             shd__conn_begin_close(c, SHD_CLOSED_ON_ERROR);
             return;
         }
-        loop->stats.bytes_out += (uint64_t)w;
+        SHD_STAT_ADD(loop, bytes_out, (uint64_t)w);
         consume(c, (size_t)w);
         if ((size_t)w < total) {
             // The socket is full: hand the rest to libuv, which writes it when
@@ -212,13 +212,13 @@ void shd__conn_flush(shd_conn_t *c) {
                 shd__conn_begin_close(c, SHD_CLOSED_ON_ERROR);
                 return;
             }
-            loop->stats.bytes_out += total;
+            SHD_STAT_ADD(loop, bytes_out, total);
             c->inflight = total;
-            loop->stats.flushes++;
+            SHD_STAT_ADD(loop, flushes, 1);
             return;
         }
     }
-    loop->stats.flushes++;
+    SHD_STAT_ADD(loop, flushes, 1);
     release_idle_chunk(c);
     if (c->state == SHD_CONN_DRAINING) shd__conn_after_drain(c);
 }

@@ -33,9 +33,9 @@ extension Connection {
 
     /// A whole package already encoded (handshake replies).
     func writeEncodedPackage(_ bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { b in
+        bytes.withUnsafeBytes { b in
             let type = PackageType(rawValue: b[0])!
-            writePackage(type, head: UnsafeRawBufferPointer(start: nil, count: 0),
+            _ = writePackage(type, head: UnsafeRawBufferPointer(start: nil, count: 0),
                          body: UnsafeRawBufferPointer(rebasing: b[Package.headerLength...]))
         }
     }

@@ -94,6 +94,7 @@ extension Connection {
             return
         }
         let core = loop.core
+        let dictionary = core.dictionary
         if message.gzipped {
             counters.add(.badMessages)
             logger.info("dropped a gzip-compressed message (not enabled)")
@@ -102,9 +103,9 @@ extension Connection {
         }
         let code: UInt16?
         if let c = message.routeCode {
-            code = Int(c) < core.dictionary.routes.count && c > 0 ? c : nil
+            code = c > 0 && Int(c) <= dictionary.count ? c : nil
         } else {
-            code = core.dictionary.code(forRouteBytes: UnsafeRawBufferPointer(rebasing: bytes[message.routeName!]))
+            code = dictionary.code(forRouteBytes: UnsafeRawBufferPointer(rebasing: bytes[message.routeName!]))
         }
         guard let code, let handler = core.handlers[Int(code)] else {
             counters.add(.unknownRoutes)
@@ -117,7 +118,7 @@ extension Connection {
             counters.add(.invalidJSONBodies)
             body = GatewayCore.emptyObject
         }
-        let request = Request(kind: kind, id: message.id, routeCode: code, dictionary: core.dictionary, body: body)
+        let request = Request(kind: kind, id: message.id, routeCode: code, dictionary: dictionary, body: body)
         do {
             let response = try handler(request, session)
             if kind == .request && !isClosing { writeResponse(id: message.id, response) }

@@ -53,3 +53,38 @@ final class LoopCounters: @unchecked Sendable {
 
     func load(_ c: GatewayCounter) -> UInt64 { shd_counter_load(values + c.rawValue) }
 }
+
+/// The transport's own counters, from the C shim, summed over the loops.
+public struct TransportStats: Sendable, Equatable {
+    public var accepted: UInt64 = 0
+    public var closed: UInt64 = 0
+    public var open: UInt64 = 0
+    /// Read callbacks that delivered bytes.
+    public var reads: UInt64 = 0
+    public var bytesIn: UInt64 = 0
+    public var bytesOut: UInt64 = 0
+    /// Write system calls made by flushes: at most one per connection per
+    /// loop iteration, whatever number of messages it carried.
+    public var writeCalls: UInt64 = 0
+    public var flushes: UInt64 = 0
+    /// Writes refused because a connection's unsent bytes would pass its bound.
+    public var overflows: UInt64 = 0
+    /// Connections closed for sending more unconsumed bytes than allowed.
+    public var oversize: UInt64 = 0
+    /// Write chunks taken from malloc (the rest come from the loops' pools).
+    public var chunksAllocated: UInt64 = 0
+
+    mutating func add(_ s: shd_loop_stats_t) {
+        accepted += s.accepted
+        closed += s.closed
+        open += s.open
+        reads += s.reads
+        bytesIn += s.bytes_in
+        bytesOut += s.bytes_out
+        writeCalls += s.write_calls
+        flushes += s.flushes
+        overflows += s.overflows
+        oversize += s.oversize
+        chunksAllocated += s.chunks_allocated
+    }
+}

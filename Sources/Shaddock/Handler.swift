@@ -11,7 +11,9 @@ public struct Request {
     public let id: UInt32
     /// The route's dictionary code.
     public let routeCode: UInt16
-    let dictionary: RouteDictionary
+    /// Unowned: a request lives only during its handler call, and the
+    /// dictionary lives as long as the server.
+    unowned(unsafe) let dictionary: RouteDictionary
     let body: UnsafeRawBufferPointer
 
     /// The route, `serverType.handler.method`.

@@ -91,6 +91,13 @@ public final class Server: @unchecked Sendable {
         Dictionary(uniqueKeysWithValues: GatewayCounter.allCases.map { ($0, counter($0)) })
     }
 
+    /// The transport's counters, summed over the loops.
+    public func transportStats() -> TransportStats {
+        var total = TransportStats()
+        for loop in loops { total.add(loop.stats()) }
+        return total
+    }
+
     /// The route dictionary the server sends to clients.
     public var dictionary: RouteDictionary { core.dictionary }
 }

@@ -2,11 +2,10 @@ import Shaddock
 
 /// The example application served by `shaddock serve`.
 public enum ExampleApp {
-    /// `{"code":200,"msg":"game server is ok."}`, encoded once.
-    static let entryReply = EncodedJSON(["code": 200, "msg": "game server is ok."])
-
     public static func make() -> Application {
         let app = Application(serverType: "connector")
+        // Encoded once, captured by the handler: the same bytes every time.
+        let entryReply = EncodedJSON(["code": 200, "msg": "game server is ok."])
         app.handle("connector.entryHandler.entry") { _, _ in .encoded(entryReply) }
         return app
     }

@@ -4,6 +4,14 @@ import Testing
 
 /// Raw TCP framing: packages split and coalesced arbitrarily.
 @Suite struct TCPTransportTests {
+    /// Requests for the example route with these ids, back to back.
+    static func entryRequests(_ ids: ClosedRange<Int>) -> [UInt8] {
+        ids.flatMap { id in
+            PomeloWire.encodePackage(type: PomeloPackageType.data, body: PomeloWire.encodeMessage(
+                type: .request, id: id, route: .name("connector.entryHandler.entry"), body: Array("{}".utf8)))
+        }
+    }
+
     @Test func unknownPackageTypeClosesTheConnection() throws {
         let server = try TestServer()
         let client = try PomeloTestClient.ready(.tcp, port: server.port)
@@ -21,14 +29,44 @@ import Testing
         #expect(server.counter(.oversizeMessages) == 1)
     }
 
+    /// Everything a connection sends in one loop iteration leaves in one
+    /// write call: 50 requests read together are answered by one write, not 50.
+    @Test func responsesToOneReadLeaveInOneWrite() throws {
+        let server = try TestServer()
+        let client = try PomeloTestClient.ready(.tcp, port: server.port)
+        let bytes = Self.entryRequests(1...50)
+        let before = server.server.transportStats()
+        try client.sendRaw(bytes)
+        for id in 1...50 {
+            let m = try client.readMessage(skipHeartbeats: true)
+            #expect(m.type == .response && m.id == id)
+        }
+        let after = server.server.transportStats()
+        let reads = after.reads - before.reads
+        let writes = after.writeCalls - before.writeCalls
+        #expect(reads >= 1)
+        #expect(writes <= reads, "\(writes) writes for \(reads) reads")
+        #expect(after.bytesOut - before.bytesOut == 50 * 45)
+    }
+
+    /// A client that sends its last requests and half-closes still gets
+    /// every answer before the server closes.
+    @Test func halfCloseStillGetsTheAnswers() throws {
+        let server = try TestServer()
+        let client = try PomeloTestClient.ready(.tcp, port: server.port)
+        try client.sendRaw(Self.entryRequests(1...20))
+        client.socket.shutdownWrite()
+        for id in 1...20 {
+            let m = try client.readMessage(skipHeartbeats: true)
+            #expect(m.type == .response && m.id == id)
+        }
+        #expect(client.waitForClose())
+    }
+
     @Test func manyPackagesInOneWriteAndSplitAcrossWrites() throws {
         let server = try TestServer()
         let client = try PomeloTestClient.ready(.tcp, port: server.port)
-        var bytes: [UInt8] = []
-        for id in 1...50 {
-            bytes += PomeloWire.encodePackage(type: PomeloPackageType.data, body: PomeloWire.encodeMessage(
-                type: .request, id: id, route: .name("connector.entryHandler.entry"), body: Array("{}".utf8)))
-        }
+        let bytes = Self.entryRequests(1...50)
         // Two writes, the cut in the middle of a package.
         try client.sendRaw(Array(bytes[..<(bytes.count / 2 + 3)]))
         usleep(20_000)

@@ -80,6 +80,7 @@ typedef struct shd_loop_stats {
     uint64_t accepted;
     uint64_t closed;
     uint64_t open;
+    uint64_t reads;           // read callbacks that delivered bytes
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t write_calls;     // write syscalls issued by flushes
@@ -116,7 +117,7 @@ void shd_loop_free(shd_loop_t *loop);
 /// The loop's cached time in milliseconds (updated once per iteration).
 uint64_t shd_loop_now(const shd_loop_t *loop);
 
-/// Copies the loop's counters.
+/// Copies the loop's counters; safe from any thread.
 void shd_loop_get_stats(const shd_loop_t *loop, shd_loop_stats_t *out);
 
 /// Flushes every connection with queued bytes now (the loop does this itself

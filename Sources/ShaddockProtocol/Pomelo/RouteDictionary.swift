@@ -3,7 +3,9 @@ import CShaddockDigest
 /// The route dictionary (PROTOCOL.md §5): codes from 1 for the handler routes
 /// sorted as strings, then the user dictionary's push routes in file order.
 /// Every server of a cluster computes the same codes and the same version.
-public struct RouteDictionary: Sendable {
+/// A class: it is shared, never copied, by every request that resolves a
+/// route through it.
+public final class RouteDictionary: Sendable {
     public enum BuildError: Error, Equatable, CustomStringConvertible {
         case duplicateRoute(String)
         case emptyRoute
@@ -45,6 +47,7 @@ public struct RouteDictionary: Sendable {
             if r.utf8.count > 255 { throw .routeTooLong(r) }
         }
         routes = [""] + all
+        count = all.count
         var toCode: [UInt8] = [UInt8(ascii: "{")]
         var toRoute: [UInt8] = [UInt8(ascii: "{")]
         for (i, r) in all.enumerated() {
@@ -68,7 +71,8 @@ public struct RouteDictionary: Sendable {
         table = RouteTable(routes: all)
     }
 
-    public var count: Int { routes.count - 1 }
+    /// Routes in the dictionary (the highest code).
+    public let count: Int
 
     public func route(forCode code: UInt16) -> String? {
         code >= 1 && Int(code) < routes.count ? routes[Int(code)] : nil

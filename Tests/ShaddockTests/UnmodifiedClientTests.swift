@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+/// An unmodified Pomelo client from its own package (pypomelo 1.0.1, the
+/// raw-TCP Python client the wire vectors were recorded with), installed
+/// into a virtual environment under the build folder on first use.
+@Suite struct UnmodifiedClientTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let venv = root.appendingPathComponent(".build/clients/pypomelo")
+
+    /// Runs a command; returns its exit status and standard output.
+    @discardableResult
+    static func run(_ path: String, _ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func installPypomelo() throws -> String {
+        let python = venv.appendingPathComponent("bin/python").path
+        if try FileManager.default.isExecutableFile(atPath: python) && run(python, ["-c", "import pypomelo, tornado"]).0 == 0 {
+            return python
+        }
+        let (made, _) = try run("/usr/bin/env", ["python3", "-m", "venv", venv.path])
+        try #require(made == 0, "python3 -m venv failed (Debian: apt-get install python3-venv)")
+        // pypomelo's TornadoClient uses the callback API that Tornado 6 removed.
+        let (installed, _) = try run(python, ["-m", "pip", "install", "-q", "pypomelo==1.0.1", "tornado>=5,<6"])
+        try #require(installed == 0, "pip could not install pypomelo and tornado<6")
+        return python
+    }
+
+    @Test func pypomeloGetsTheExampleReply() throws {
+        let python = try Self.installPypomelo()
+        let server = try TestServer()
+        let script = Self.root.appendingPathComponent("Tests/ShaddockTests/Clients/pypomelo_entry.py").path
+        let (status, output) = try Self.run(python, [script, "\(server.port)"])
+        #expect(status == 0, "\(output)")
+        let reply = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+        let response = reply?["response"] as? [String: Any]
+        #expect(response?["code"] as? Int == 200)
+        #expect(response?["msg"] as? String == "game server is ok.")
+        #expect(server.counter(.handshakes) == 1)
+    }
+}
