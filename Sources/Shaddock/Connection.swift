@@ -21,7 +21,7 @@ final class Connection {
     }
 
     enum CloseStyle {
-        /// A WebSocket close frame (1000) first, then send what is queued, FIN.
+        /// Send what is queued (over WebSocket, then a close frame 1000), FIN.
         case graceful
         /// A WebSocket close frame with this code first.
         case code(UInt16)
@@ -105,7 +105,7 @@ final class Connection {
             logger.info("refused HTTP request: \(why.status) \(why.reason)")
             let answer = UpgradeResponse.rejection(why)
             _ = answer.withUnsafeBytes { shd_conn_write(raw, $0.baseAddress, $0.count) }
-            close(.abort, afterFlush: true)
+            close(.graceful)
             return data.count
         case .request(let request):
             counters.add(.websocketUpgrades)
@@ -164,12 +164,12 @@ final class Connection {
 
     /// Ends the connection. Over WebSocket a graceful close sends a close
     /// frame first; queued bytes go out before the FIN unless aborting.
-    func close(_ style: CloseStyle, afterFlush: Bool = false) {
+    func close(_ style: CloseStyle) {
         guard !isClosing else { return }
         isClosing = true
         switch style {
         case .abort:
-            shd_conn_close(raw, afterFlush ? Int32(SHD_CLOSE_GRACEFUL) : Int32(SHD_CLOSE_ABORT))
+            shd_conn_close(raw, Int32(SHD_CLOSE_ABORT))
         case .graceful, .code:
             if transport == .websocket {
                 var code = WebSocketCloseCode.normal.rawValue

@@ -2,7 +2,7 @@ import CShaddockLoop
 
 /// What the gateway counts. Every refusal and every dropped input has a
 /// counter, so nothing bad happens silently.
-public enum GatewayCounter: Int, CaseIterable, Sendable, CustomStringConvertible {
+public enum GatewayCounter: Int, CaseIterable, Sendable {
     case connectionsAccepted
     case connectionsClosed
     case websocketUpgrades
@@ -31,11 +31,6 @@ public enum GatewayCounter: Int, CaseIterable, Sendable, CustomStringConvertible
     case websocketCloses
     case slowConsumerCloses
     case kicks
-
-    public var description: String {
-        let s = String(describing: self)
-        return s
-    }
 }
 
 /// One loop's counters, written only by that loop's thread.

@@ -317,6 +317,13 @@ import Testing
         #expect(client.waitForClose(timeout: 10))
     }
 
+    @Test func countersPrintTheirNames() throws {
+        let server = try TestServer()
+        let names = server.server.counters().keys.map { "\($0)" }
+        #expect(names.contains("unknownRoutes"))
+        #expect(names.count == GatewayCounter.allCases.count)
+    }
+
     @Test func manyClientsOnSeveralLoops() throws {
         let server = try TestServer(threads: 2)
         var clients: [PomeloTestClient] = []
