@@ -37,17 +37,6 @@ private func expectAgreement(_ bytes: [UInt8], sourceLocation: SourceLocation = 
         sourceLocation: sourceLocation)
 }
 
-/// Small deterministic generator so that failures reproduce.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 // MARK: Corpora
 
@@ -760,7 +749,7 @@ struct JSONNumberTests {
     }
 
     @Test func randomIntegersAndDecimals() throws {
-        var rng = SplitMix(state: 7)
+        var rng = SeededRandom(seed: 7)
         for _ in 0..<2000 {
             let i = Int64.random(in: -(1 << 53)...(1 << 53), using: &rng)
             let text = String(i)
@@ -832,7 +821,7 @@ struct JSONWriteTests {
     }
 
     @Test func randomTreesRoundTrip() throws {
-        var rng = SplitMix(state: 42)
+        var rng = SeededRandom(seed: 42)
         func randomString() -> String {
             let pool: [Unicode.Scalar] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\u{0}", "\u{1F}", "\u{7F}",
                                           "é", "\u{301}", "你", "😀", "\u{2028}", "\u{FFFD}", "\u{10FFFF}"]
@@ -994,7 +983,7 @@ struct JSONAgreementTests {
 
     /// Random edits of valid documents: both must still agree on every one.
     @Test func mutations() {
-        var rng = SplitMix(state: 2024)
+        var rng = SeededRandom(seed: 2024)
         let seeds = validDocuments.filter { $0.utf8.count < 400 } + JSONWriteTests.normalisations.map(\.0)
         let interesting: [UInt8] = Array(#"{}[]:,"\/0123456789-+.eEtrufalsn u"#.utf8) + [0x00, 0x09, 0x0A, 0x1F, 0x7F, 0x80, 0xBF, 0xC2, 0xED, 0xF0, 0xF4, 0xFF]
         var parsedCount = 0
