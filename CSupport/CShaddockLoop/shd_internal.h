@@ -64,7 +64,21 @@ struct shd_loop {
     shd_chunk_t *free_chunks;
     size_t free_chunk_count;
     shd_loop_stats_t stats;
+    uv_timer_t interval;
+    uint64_t tick_due;          // when the deadline tick should next run
+    uv_thread_t thread;         // the thread running the loop, once it runs
+    int running;
+    // The mailbox: a lock-free stack that producers push onto and the loop
+    // takes whole (then reverses, for order).
+    struct shd_post *inbox;
+    size_t inbox_count;
 };
+
+/// One mailbox item.
+typedef struct shd_post {
+    struct shd_post *next;
+    void *item;
+} shd_post_t;
 
 /// Stats are written by the loop thread and read from any thread.
 #define SHD_STAT_ADD(loop, field, n) shd_counter_add(&(loop)->stats.field, (uint64_t)(n))
@@ -74,6 +88,10 @@ shd_chunk_t *shd__chunk_get(shd_loop_t *loop);
 void shd__chunk_put(shd_loop_t *loop, shd_chunk_t *chunk);
 void shd__conn_flush(shd_conn_t *conn);
 void shd__conn_drop_output(shd_conn_t *conn);
+
+// shd_mailbox.c
+void shd__mailbox_drain(shd_loop_t *loop);
+void shd__mailbox_free(shd_loop_t *loop);
 
 // shd_conn.c
 void shd__conn_accept(shd_loop_t *loop);

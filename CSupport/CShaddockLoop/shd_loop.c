@@ -15,6 +15,7 @@ static void on_flush_point(uv_handle_t *handle);
 static void on_check(uv_check_t *check) { on_flush_point((uv_handle_t *)check); }
 static void on_prepare(uv_prepare_t *prepare) { on_flush_point((uv_handle_t *)prepare); }
 static void on_wake(uv_async_t *async);
+static void on_interval(uv_timer_t *timer);
 
 shd_loop_t *shd_loop_new(const shd_callbacks_t *callbacks, void *ctx, const shd_loop_options_t *options) {
     shd_loop_t *loop = calloc(1, sizeof(*loop));
@@ -28,6 +29,7 @@ shd_loop_t *shd_loop_new(const shd_callbacks_t *callbacks, void *ctx, const shd_
     if (loop->opt.tick_ms == 0) loop->opt.tick_ms = 100;
     if (loop->opt.linger_ms == 0) loop->opt.linger_ms = 2000;
     if (loop->opt.backlog == 0) loop->opt.backlog = 1024;
+    if (loop->opt.max_posted == 0) loop->opt.max_posted = 65536;
     loop->rbuf = malloc(loop->opt.read_buffer_size);
     if (loop->rbuf == NULL || uv_loop_init(&loop->uv) != 0) {
         free(loop->rbuf);
@@ -39,13 +41,16 @@ shd_loop_t *shd_loop_new(const shd_callbacks_t *callbacks, void *ctx, const shd_
     uv_check_init(&loop->uv, &loop->check);
     uv_prepare_init(&loop->uv, &loop->prepare);
     uv_async_init(&loop->uv, &loop->wake, on_wake);
+    uv_timer_init(&loop->uv, &loop->interval);
     loop->tick.data = loop->check.data = loop->prepare.data = loop->wake.data = loop;
+    loop->interval.data = loop;
     // Flush after the I/O callbacks of an iteration (check) and after timers,
     // right before the loop blocks again (prepare): whatever was queued in an
     // iteration leaves in that iteration.
     uv_check_start(&loop->check, on_check);
     uv_prepare_start(&loop->prepare, on_prepare);
     uv_timer_start(&loop->tick, on_tick, loop->opt.tick_ms, loop->opt.tick_ms);
+    loop->tick_due = uv_now(&loop->uv) + loop->opt.tick_ms;
     // The tick alone must not keep a loop alive; handles and connections do.
     uv_unref((uv_handle_t *)&loop->check);
     uv_unref((uv_handle_t *)&loop->prepare);
@@ -109,14 +114,39 @@ int shd_loop_listen(shd_loop_t *loop, const char *host, int port, int *bound_por
 }
 
 int shd_loop_run(shd_loop_t *loop) {
+    loop->thread = uv_thread_self();
+    __atomic_store_n(&loop->running, 1, __ATOMIC_RELEASE);
     uv_run(&loop->uv, UV_RUN_DEFAULT);
+    // What was posted while the loop wound down is still delivered, so its
+    // owners can release it.
+    shd__mailbox_drain(loop);
+    __atomic_store_n(&loop->running, 0, __ATOMIC_RELEASE);
     return 0;
+}
+
+int shd_loop_on_thread(const shd_loop_t *loop) {
+    if (!__atomic_load_n(&loop->running, __ATOMIC_ACQUIRE)) return 0;
+    uv_thread_t self = uv_thread_self();
+    return uv_thread_equal(&self, &loop->thread);
+}
+
+void shd_loop_set_interval(shd_loop_t *loop, uint32_t ms) {
+    if (ms == 0) uv_timer_stop(&loop->interval);
+    else uv_timer_start(&loop->interval, on_interval, ms, ms);
+    // Like the tick, the interval alone must not keep the loop alive.
+    uv_unref((uv_handle_t *)&loop->interval);
+}
+
+static void on_interval(uv_timer_t *timer) {
+    shd_loop_t *loop = timer->data;
+    if (loop->cb.on_interval) loop->cb.on_interval(loop->ctx);
 }
 
 void shd_loop_wake(shd_loop_t *loop) { uv_async_send(&loop->wake); }
 
 static void on_wake(uv_async_t *async) {
     shd_loop_t *loop = async->data;
+    if (loop->cb.on_post) shd__mailbox_drain(loop);
     if (loop->cb.on_wake) loop->cb.on_wake(loop->ctx);
 }
 
@@ -128,11 +158,25 @@ void shd_loop_shutdown(shd_loop_t *loop) {
     uv_close((uv_handle_t *)&loop->tick, NULL);
     uv_close((uv_handle_t *)&loop->check, NULL);
     uv_close((uv_handle_t *)&loop->prepare, NULL);
-    uv_close((uv_handle_t *)&loop->wake, NULL);
+    uv_close((uv_handle_t *)&loop->interval, NULL);
+    // The wake handle stays open until shd_loop_free: other threads may still
+    // post (and so wake) until the loop's owner is released. Unreferenced, it
+    // does not keep shd_loop_run from returning.
+    uv_unref((uv_handle_t *)&loop->wake);
 }
 
 void shd_loop_free(shd_loop_t *loop) {
     if (loop == NULL) return;
+    uv_close((uv_handle_t *)&loop->wake, NULL);
+    uv_run(&loop->uv, UV_RUN_NOWAIT);
+    // Items posted after the last drain are freed, not delivered: the owner
+    // is being released.
+    shd_post_t *p = __atomic_exchange_n(&loop->inbox, NULL, __ATOMIC_ACQUIRE);
+    while (p != NULL) {
+        shd_post_t *next = p->next;
+        free(p);
+        p = next;
+    }
     uv_loop_close(&loop->uv);
     while (loop->free_chunks != NULL) {
         shd_chunk_t *c = loop->free_chunks;
@@ -167,12 +211,17 @@ void shd_loop_flush(shd_loop_t *loop) {
 
 static void on_flush_point(uv_handle_t *handle) {
     shd_loop_t *loop = handle->data;
+    if (loop->cb.before_flush) loop->cb.before_flush(loop->ctx);
     if (loop->dirty != NULL) shd_loop_flush(loop);
 }
 
 static void on_tick(uv_timer_t *timer) {
     shd_loop_t *loop = timer->data;
     uint64_t now = uv_now(&loop->uv);
+    // How late this tick ran is the loop's lag: the time a callback waited
+    // behind other work (what a toobusy check looks at).
+    __atomic_store_n(&loop->stats.lag_ms, now > loop->tick_due ? now - loop->tick_due : 0, __ATOMIC_RELAXED);
+    loop->tick_due = now + loop->opt.tick_ms;
     // One pass over the connections per tick: cheaper in memory than a timer
     // per connection, and precise enough for handshake, heartbeat and linger
     // timeouts measured in seconds.
@@ -187,4 +236,5 @@ static void on_tick(uv_timer_t *timer) {
             shd__conn_begin_close(c, SHD_CLOSED_BY_US);
         }
     }
+    if (loop->cb.on_tick) loop->cb.on_tick(loop->ctx);
 }

@@ -72,9 +72,10 @@ static void append(shd_conn_t *c, const void *data, size_t len, shd_chunk_t **re
     }
 }
 
-int shd_conn_write2(shd_conn_t *c, const void *a, size_t alen, const void *b, size_t blen) {
+int shd_conn_writev(shd_conn_t *c, const shd_slice_t *parts, size_t count) {
     if (c->state != SHD_CONN_OPEN) return SHD_ECLOSED;
-    size_t total = alen + blen;
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) total += parts[i].len;
     if (c->pending + total > c->max_pending) {
         SHD_STAT_ADD(c->loop, overflows, 1);
         return SHD_EFULL;
@@ -96,10 +97,14 @@ int shd_conn_write2(shd_conn_t *c, const void *a, size_t alen, const void *b, si
         n->next = reserve;
         reserve = n;
     }
-    append(c, a, alen, &reserve);
-    append(c, b, blen, &reserve);
+    for (size_t i = 0; i < count; i++) append(c, parts[i].base, parts[i].len, &reserve);
     if (total > 0) mark_dirty(c);
     return SHD_OK;
+}
+
+int shd_conn_write2(shd_conn_t *c, const void *a, size_t alen, const void *b, size_t blen) {
+    shd_slice_t parts[2] = {{a, alen}, {b, blen}};
+    return shd_conn_writev(c, parts, 2);
 }
 
 int shd_conn_write(shd_conn_t *c, const void *data, size_t len) {

@@ -1,12 +1,16 @@
 import ShaddockProtocol
 
-/// The application a gateway serves: handlers by route, the user dictionary
-/// of push routes, and the handshake hooks. Build it before starting the
-/// server; it is read-only afterwards.
+/// The application a gateway serves: handlers by route, filters, the user
+/// dictionary of push routes, the handshake hooks, and the session and
+/// channel services its handlers use. Build it before starting the server;
+/// its registrations are read-only afterwards.
 public final class Application: @unchecked Sendable {
     /// The server type this gateway is (`connector` in Pomelo's examples).
     public let serverType: String
-    private(set) var handlers: [String: Handler] = [:]
+    private(set) var handlers: [String: RouteHandler] = [:]
+    private(set) var before: [(serverType: String?, filter: Before)] = []
+    private(set) var after: [(serverType: String?, filter: After)] = []
+    private(set) var builtins: [BuiltinFilter] = []
     /// Extra push routes, coded after the handler routes (Pomelo's
     /// `dictionary.json`).
     public var userDictionary: [String] = []
@@ -18,16 +22,82 @@ public final class Application: @unchecked Sendable {
     public var checkClient: (@Sendable (_ type: String?, _ version: String?) -> Bool)?
     /// Adds `user` to the handshake reply; throw to answer 500 and close.
     public var handshakeHook: (@Sendable (ClientHandshake) throws -> JSONValue?)?
+    /// Where a request goes whose route has no handler in this process: the
+    /// one seam for forwarding to backend servers. Without it such a request
+    /// is answered `{"code":500}`.
+    public var forward: AsyncHandler?
+    /// Sessions by id and uid.
+    public let sessions = SessionService()
+    /// Channels, and pushes to uids and to everyone.
+    public let channels: ChannelService
 
-    public init(serverType: String = "connector") { self.serverType = serverType }
+    public init(serverType: String = "connector") {
+        self.serverType = serverType
+        channels = ChannelService(sessions: sessions)
+    }
 
-    /// Registers the handler for `route` (`serverType.handler.method`).
+    /// Registers a synchronous handler for `route` (`serverType.handler.method`).
     public func handle(_ route: String, _ handler: @escaping Handler) {
-        precondition(route.split(separator: ".").count == 3, "a route is serverType.handler.method: \(route)")
+        register(route, .sync(handler))
+    }
+
+    /// Registers an `async` handler for `route`.
+    public func handle(_ route: String, _ handler: @escaping AsyncHandler) {
+        register(route, .async(handler))
+    }
+
+    private func register(_ route: String, _ handler: RouteHandler) {
+        precondition(route.split(separator: ".", omittingEmptySubsequences: false).count == 3
+                     && !route.contains(".."), "a route is serverType.handler.method: \(route)")
         handlers[route] = handler
     }
 
-    func makeDictionary() throws -> RouteDictionary {
-        try RouteDictionary(handlerRoutes: Array(handlers.keys) + declaredRoutes, userRoutes: userDictionary)
+    /// Adds a before-filter, for every route or for one server type's.
+    public func before(serverType: String? = nil, _ filter: @escaping BeforeFilter) {
+        before.append((serverType, .sync(filter)))
+    }
+
+    public func before(serverType: String? = nil, _ filter: @escaping AsyncBeforeFilter) {
+        before.append((serverType, .async(filter)))
+    }
+
+    /// Adds an after-filter, for every route or for one server type's.
+    public func after(serverType: String? = nil, _ filter: @escaping AfterFilter) {
+        after.append((serverType, .sync(filter)))
+    }
+
+    public func after(serverType: String? = nil, _ filter: @escaping AsyncAfterFilter) {
+        after.append((serverType, .async(filter)))
+    }
+
+    /// Turns on one of Pomelo's built-in filters for every route.
+    public func use(_ filter: BuiltinFilter) { builtins.append(filter) }
+
+    func makeDictionary(extraUserRoutes: [String]) throws -> RouteDictionary {
+        var user = userDictionary
+        for r in extraUserRoutes where !user.contains(r) { user.append(r) }
+        return try RouteDictionary(handlerRoutes: Array(handlers.keys) + declaredRoutes, userRoutes: user)
+    }
+
+    /// Routes handled elsewhere: the global filters, then `forward`.
+    func forwardEntry() -> RouteEntry? {
+        guard let forward else { return nil }
+        return RouteEntry(handler: .async(forward),
+                          before: before.filter { $0.serverType == nil }.map(\.filter),
+                          after: after.filter { $0.serverType == nil }.map(\.filter))
+    }
+
+    /// The handler and filters of every route that has a handler here.
+    func routeEntries() -> [String: RouteEntry] {
+        var out: [String: RouteEntry] = [:]
+        for (route, handler) in handlers {
+            let type = String(route.prefix { $0 != "." })
+            // Global filters first, then the server type's, each in the order
+            // they were added.
+            let b = before.filter { $0.serverType == nil } + before.filter { $0.serverType == type }
+            let a = after.filter { $0.serverType == nil } + after.filter { $0.serverType == type }
+            out[route] = RouteEntry(handler: handler, before: b.map(\.filter), after: a.map(\.filter))
+        }
+        return out
     }
 }

@@ -31,6 +31,19 @@ public struct GatewayConfiguration: Sendable {
     /// Longest wait for the peer's EOF after we close gracefully.
     public var lingerMilliseconds = 2000
     public var logLevel: Logger.Level = .info
+    // -- Interim fields (replaced by the servers.json loader's definitions).
+    public var serverID = "connector-server-1"
+    public var serverType = "connector"
+    public var maxConnections: Int?
+    public var blacklist: [String] = []
+    public var userDictionary: [String] = []
+    public var scheduler = PushSchedulerMode.direct
+    public var multiLogin = MultiLoginPolicy.kickOld
+    public var slowConsumer = SlowConsumerPolicy.kick
+    public var serialFilterTimeoutMilliseconds: Int?
+    public var slowHandlerMilliseconds: Int?
+    public var requestTimeoutMilliseconds: Int?
+    public var maxLoopLagMilliseconds: Int?
 
     public init() {}
 
@@ -82,3 +95,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+
+public enum PushSchedulerMode: Sendable, Equatable { case direct; case buffered(flushIntervalMilliseconds: Int) }
+public enum MultiLoginPolicy: String, Sendable { case allow, reject, kickOld = "kick" }
+public enum SlowConsumerPolicy: String, Sendable { case dropPushes = "drop", kick }

@@ -10,6 +10,9 @@ extension Connection {
     /// then `body`. Over WebSocket the package is one binary message.
     @discardableResult
     func writePackage(_ type: PackageType, head: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) -> Bool {
+        // Pushes staged for this connection go first: the client sees
+        // everything in the order it was sent.
+        if stagedHead >= 0 { loop.scheduler.flush(self) }
         let packageLength = Package.headerLength + head.count + body.count
         let frameHeader = transport == .websocket ? WebSocketFrameEncoder.headerLength(payloadLength: packageLength) : 0
         let prefixLength = frameHeader + Package.headerLength + head.count
@@ -90,6 +93,7 @@ extension Connection {
     /// Queues bytes; a connection past its bound on unsent bytes is a slow
     /// consumer and is closed.
     private func queue(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard !isGone else { return false }
         let rc = shd_conn_write2(raw, a.baseAddress, a.count, b.baseAddress, b.count)
         if rc == 0 { return true }
         if Int(rc) == SHD_EFULL && !isClosing {
@@ -108,20 +112,5 @@ extension Connection {
         JSONValue.object(["reason": .string(reason)]).write(into: &body)
         writePackage(.kick, body: body)
         close(.graceful)
-    }
-
-    func push(route: String, body: JSONValue) {
-        guard !isClosing, phase == .working else { return }
-        loop.scratch.removeAll(keepingCapacity: true)
-        body.write(into: &loop.scratch)
-        let head: [UInt8]
-        if let code = loop.core.dictionary.code(for: route), config.useDictionary {
-            head = [0x07, UInt8(code >> 8), UInt8(truncatingIfNeeded: code)]
-        } else {
-            head = Message.encode(type: .push, route: route, body: [])
-        }
-        head.withUnsafeBytes { h in
-            _ = loop.scratch.withUnsafeBytes { writePackage(.data, head: h, body: $0) }
-        }
     }
 }

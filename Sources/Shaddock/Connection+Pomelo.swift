@@ -107,10 +107,10 @@ extension Connection {
         } else {
             code = dictionary.code(forRouteBytes: UnsafeRawBufferPointer(rebasing: bytes[message.routeName!]))
         }
-        guard let code, let handler = core.handlers[Int(code)] else {
+        guard let code else {
             counters.add(.unknownRoutes)
-            logger.warning("no handler for route \(describeRoute(message, bytes))")
-            if kind == .request { writeErrorResponse(id: message.id, code: 500) }
+            logger.warning("no such route: \(describeRoute(message, bytes))")
+            if kind == .request { writeErrorResponse(id: message.id, code: PomeloCode.fail) }
             return
         }
         var body = UnsafeRawBufferPointer(rebasing: bytes[message.body])
@@ -118,15 +118,7 @@ extension Connection {
             counters.add(.invalidJSONBodies)
             body = GatewayCore.emptyObject
         }
-        let request = Request(kind: kind, id: message.id, routeCode: code, dictionary: dictionary, body: body)
-        do {
-            let response = try handler(request, session)
-            if kind == .request && !isClosing { writeResponse(id: message.id, response) }
-        } catch {
-            counters.add(.handlerErrors)
-            logger.error("handler \(request.route) failed: \(error)")
-            if kind == .request { writeErrorResponse(id: message.id, code: (error as? CodedError)?.code ?? 500) }
-        }
+        dispatch(Request(kind: kind, id: message.id, routeCode: code, dictionary: dictionary, body: body))
     }
 
     private func describeRoute(_ m: MessageView, _ bytes: UnsafeRawBufferPointer) -> String {

@@ -40,15 +40,14 @@ final class Connection {
     /// otherwise.
     var fragments: [UInt8] = []
     private(set) var isClosing = false
-    private(set) lazy var session: Session = {
-        var buf = [UInt8](repeating: 0, count: 64)
-        var port: Int32 = 0
-        let ok = buf.withUnsafeMutableBufferPointer { b in
-            b.withMemoryRebound(to: CChar.self) { shd_conn_peer(raw, $0.baseAddress, $0.count, &port) == 0 }
-        }
-        let address = ok ? String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self) : "?"
-        return Session(id: sessionID, connection: self, address: address, port: Int(port))
-    }()
+    /// The C connection is freed: `raw` must not be used any more.
+    private(set) var isGone = false
+    private(set) lazy var session = Session(id: sessionID, connection: self, loop: loop)
+    /// Pushes staged in the scheduler for this connection: an index chain
+    /// through the scheduler's entries, and its byte count.
+    var stagedHead: Int32 = -1
+    var stagedTail: Int32 = -1
+    var stagedBytes = 0
 
     init(raw: OpaquePointer, loop: EventLoop, sessionID: UInt64) {
         self.raw = raw
@@ -166,11 +165,15 @@ final class Connection {
     /// frame first; queued bytes go out before the FIN unless aborting.
     func close(_ style: CloseStyle) {
         guard !isClosing else { return }
-        isClosing = true
         switch style {
         case .abort:
+            isClosing = true
+            loop.scheduler.dropStaged(self)
             shd_conn_close(raw, Int32(SHD_CLOSE_ABORT))
         case .graceful, .code:
+            // Pushes staged before the close still go out, in order.
+            if stagedHead >= 0 { loop.scheduler.flush(self) }
+            isClosing = true
             if transport == .websocket {
                 var code = WebSocketCloseCode.normal.rawValue
                 if case .code(let c) = style { code = c }
@@ -180,8 +183,16 @@ final class Connection {
         }
     }
 
+    /// Refused by the host filter: closed before any byte is read.
+    func refuse() {
+        isClosing = true
+        shd_conn_close(raw, Int32(SHD_CLOSE_GRACEFUL))
+    }
+
     func onClosed(reason: Int32) {
         isClosing = true
+        isGone = true
+        loop.closed(self)
         counters.add(.connectionsClosed)
         if Int(reason) == SHD_CLOSED_OVERSIZE {
             counters.add(.oversizeMessages)

@@ -31,6 +31,33 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     case websocketCloses
     case slowConsumerCloses
     case kicks
+    /// Host filter: refused before any byte was read.
+    case blacklistRefused
+    case connectionLimitRefused
+    /// Push packages written to connections, and the batches (one write
+    /// unit per connection per flush) that carried them.
+    case pushes
+    case pushBatches
+    /// Pushes dropped by the `drop` slow-consumer policy.
+    case pushesDropped
+    /// Sessions kicked by the `kick` slow-consumer policy.
+    case slowConsumerKicks
+    /// Pushes to sessions that closed or had not finished their handshake.
+    case pushesUndeliverable
+    /// Pushes too large for a package (or with a route over 255 bytes).
+    case pushesUnencodable
+    /// Older sessions kicked because their uid logged in again.
+    case multiLoginKicks
+    /// Requests that ran as tasks (async handler or filter).
+    case asyncRequests
+    case filterRejections
+    case tooBusyRefusals
+    case serialQueueFull
+    case serialTimeouts
+    case requestTimeouts
+    /// Answers that came after the timeout filter had answered.
+    case lateAnswers
+    case slowHandlers
 }
 
 /// One loop's counters, written only by that loop's thread.

@@ -19,6 +19,15 @@ final class EventLoop: @unchecked Sendable {
     private var nextSession: UInt64 = 0
     /// Reused for encoding JSON responses, so a steady flow allocates nothing.
     var scratch: [UInt8] = []
+    /// This loop's open connections by session id.
+    var connections: [UInt64: Connection] = [:]
+    private(set) var scheduler: PushScheduler!
+    /// Requests waiting on async work, checked each tick for their deadline.
+    var inFlight: [UInt64: InFlightRequest] = [:]
+    var nextInFlight: UInt64 = 0
+    /// This loop's copy of the blacklist (replaced through the mailbox on a
+    /// reload, so an accept reads it without a lock).
+    var blacklist: HostBlacklist
 
     init(index: Int, core: GatewayCore) throws {
         self.index = index
@@ -26,6 +35,7 @@ final class EventLoop: @unchecked Sendable {
         var logger = core.logger
         logger[metadataKey: "loop"] = "\(index)"
         self.logger = logger
+        blacklist = core.blacklist
         var callbacks = shd_callbacks_t()
         callbacks.on_open = { ctx, conn in EventLoop.from(ctx).open(conn!) }
         callbacks.on_data = { ctx, conn, data, len in
@@ -38,6 +48,13 @@ final class EventLoop: @unchecked Sendable {
         }
         callbacks.on_deadline = { _, conn in Connection.from(conn!).onDeadline() }
         callbacks.on_wake = { ctx in EventLoop.from(ctx).onWake() }
+        callbacks.on_post = { ctx, item in EventLoop.from(ctx).onPost(item!) }
+        callbacks.before_flush = { ctx in
+            let loop = EventLoop.from(ctx)
+            if !loop.scheduler.buffered && loop.scheduler.hasStaged { loop.scheduler.flushAll() }
+        }
+        callbacks.on_interval = { ctx in EventLoop.from(ctx).scheduler.flushAll() }
+        callbacks.on_tick = { ctx in EventLoop.from(ctx).onTick() }
         var options = shd_loop_options_t()
         options.max_buffered = max(core.config.maxMessageBytes, core.config.maxRequestHeadBytes) + 64 * 1024
         options.max_pending = core.config.maxPendingBytes
@@ -48,6 +65,12 @@ final class EventLoop: @unchecked Sendable {
         }
         raw = loop
         scratch.reserveCapacity(4096)
+        if case .buffered(let ms) = core.config.scheduler {
+            scheduler = PushScheduler(loop: self, buffered: true)
+            shd_loop_set_interval(loop, UInt32(ms))
+        } else {
+            scheduler = PushScheduler(loop: self, buffered: false)
+        }
     }
 
     deinit { shd_loop_free(raw) }
@@ -87,8 +110,67 @@ final class EventLoop: @unchecked Sendable {
         let id = nextSession << 8 | UInt64(index)
         let connection = Connection(raw: conn, loop: self, sessionID: id)
         shd_conn_set_user(conn, Unmanaged.passRetained(connection).toOpaque())
+        // The host filter runs before any byte is read.
+        if !blacklist.isEmpty && blacklist.contains(connection.session.remoteAddress) {
+            counters.add(.blacklistRefused)
+            logger.info("refused \(connection.session.remoteAddress): blacklisted")
+            connection.refuse()
+            return
+        }
+        if !core.connectionLimit.acquire() {
+            counters.add(.connectionLimitRefused)
+            logger.warning("refused \(connection.session.remoteAddress): max-connections (\(core.connectionLimit.max ?? 0)) reached")
+            connection.refuse()
+            return
+        }
+        connections[id] = connection
+        core.sessions.add(connection.session)
         connection.start()
     }
+
+    /// The connection is gone: the last thing the loop does with it.
+    func closed(_ connection: Connection) {
+        guard connections.removeValue(forKey: connection.sessionID) != nil else { return }
+        core.connectionLimit.release()
+        scheduler.dropStaged(connection)
+        connection.session.didClose()
+    }
+
+    /// Whether the calling thread runs this loop.
+    var isCurrent: Bool { shd_loop_on_thread(raw) != 0 }
+
+    /// Posts a message to the loop (any thread). A full mailbox refuses it:
+    /// counted in `TransportStats.postRefused` and false is returned.
+    @discardableResult
+    func post(_ message: LoopMessage) -> Bool {
+        let item = Unmanaged.passRetained(message).toOpaque()
+        if shd_loop_post(raw, item, 1) == 0 { return true }
+        Unmanaged<LoopMessage>.fromOpaque(item).release()
+        return false
+    }
+
+    /// Runs `body` on the loop: now if this is its thread, else posted.
+    func execute(_ body: @escaping (EventLoop) -> Void) {
+        if isCurrent { body(self) } else { post(ClosureMessage(body)) }
+    }
+
+    private func onPost(_ item: UnsafeMutableRawPointer) {
+        let bits = UInt(bitPattern: item)
+        if bits & 1 != 0 {
+            // A task job (see EventLoop+Executor): tagged in the low bit.
+            let job = unsafeBitCast(bits & ~1, to: UnownedJob.self)
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        } else {
+            Unmanaged<LoopMessage>.fromOpaque(item).takeRetainedValue().deliver(on: self)
+        }
+    }
+
+    private func onTick() {
+        if !inFlight.isEmpty { expireInFlight() }
+    }
+
+    /// How late the loop's timers run now, in milliseconds.
+    var lagMilliseconds: UInt64 { stats().lag_ms }
 
     var now: UInt64 { shd_loop_now(raw) }
 

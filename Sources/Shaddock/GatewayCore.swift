@@ -14,8 +14,16 @@ final class GatewayCore: Sendable {
     let mode: Mode
     let config: GatewayConfiguration
     let dictionary: RouteDictionary
-    /// Handlers by route code; nil where the route has no handler here.
-    let handlers: [Handler?]
+    /// Handlers and filters by route code; nil where the route has no
+    /// handler here.
+    let routes: [RouteEntry?]
+    let builtins: BuiltinSettings
+    /// The forwarding seam as a route: global filters, then `forward`.
+    let forwardEntry: RouteEntry?
+    let sessions: SessionService
+    let channels: ChannelService
+    let blacklist: HostBlacklist
+    let connectionLimit: ConnectionLimit
     let responder: HandshakeResponder
     let checkClient: (@Sendable (String?, String?) -> Bool)?
     let handshakeHook: (@Sendable (ClientHandshake) throws -> JSONValue?)?
@@ -25,16 +33,42 @@ final class GatewayCore: Sendable {
         self.mode = mode
         self.config = config
         self.logger = logger
-        dictionary = try application.makeDictionary()
-        var byCode = [Handler?](repeating: nil, count: dictionary.routes.count)
-        for (route, handler) in application.handlers {
-            byCode[Int(dictionary.code(for: route)!)] = handler
+        dictionary = try application.makeDictionary(extraUserRoutes: config.userDictionary)
+        var byCode = [RouteEntry?](repeating: nil, count: dictionary.routes.count)
+        for (route, entry) in application.routeEntries() {
+            byCode[Int(dictionary.code(for: route)!)] = entry
         }
-        handlers = byCode
+        routes = byCode
+        var builtins = BuiltinSettings()
+        if let ms = config.serialFilterTimeoutMilliseconds { builtins.apply(.serial(timeoutMilliseconds: ms)) }
+        if let ms = config.slowHandlerMilliseconds { builtins.apply(.time(thresholdMilliseconds: ms)) }
+        if let ms = config.requestTimeoutMilliseconds { builtins.apply(.timeout(milliseconds: ms)) }
+        if let ms = config.maxLoopLagMilliseconds { builtins.apply(.tooBusy(maxLagMilliseconds: ms)) }
+        // What the application turns on in code wins over the file.
+        for f in application.builtins { builtins.apply(f) }
+        self.builtins = builtins
+        forwardEntry = application.forwardEntry()
+        sessions = application.sessions
+        sessions.setPolicy(config.multiLogin)
+        channels = application.channels
+        blacklist = try HostBlacklist(config.blacklist)
+        connectionLimit = ConnectionLimit(max: config.maxConnections)
         responder = HandshakeResponder(heartbeatSeconds: config.heartbeatSeconds,
                                        dictionary: config.useDictionary ? dictionary : nil)
         checkClient = application.checkClient
         handshakeHook = application.handshakeHook
+    }
+
+    /// Encodes a push once, for any number of receivers; nil (logged) if it
+    /// cannot be a package.
+    func encodePush(route: String, body: JSONValue) -> EncodedPush? {
+        var bytes: [UInt8] = []
+        guard PushEncoding.append(route: route, body: body, dictionary: config.useDictionary ? dictionary : nil,
+                                  into: &bytes) else {
+            logger.warning("push \(route) dropped: too large or the route is too long")
+            return nil
+        }
+        return EncodedPush(copying: bytes)
     }
 
     static let internalErrorBody: [UInt8] = Array("{\"code\":500}".utf8)

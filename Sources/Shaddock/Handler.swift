@@ -1,9 +1,10 @@
 import ShaddockProtocol
 
-/// A request or notify as a handler sees it. It refers to bytes in the loop's
-/// receive buffer, so it is valid only during the handler call: copy what
-/// must outlive it.
-public struct Request {
+/// A request or notify as a handler sees it. For a synchronous handler it
+/// refers to bytes in the loop's receive buffer and is valid only during the
+/// call; `async` handlers and filters get a request that owns a copy of its
+/// body.
+public struct Request: @unchecked Sendable {
     public enum Kind: Sendable { case request, notify }
 
     public let kind: Kind
@@ -15,6 +16,34 @@ public struct Request {
     /// dictionary lives as long as the server.
     unowned(unsafe) let dictionary: RouteDictionary
     let body: UnsafeRawBufferPointer
+    /// Set when the request owns its body (async paths, queued requests).
+    let owner: OwnedBytes?
+
+    init(kind: Kind, id: UInt32, routeCode: UInt16, dictionary: RouteDictionary, body: UnsafeRawBufferPointer) {
+        self.kind = kind
+        self.id = id
+        self.routeCode = routeCode
+        self.dictionary = dictionary
+        self.body = body
+        owner = nil
+    }
+
+    private init(_ r: Request, owner: OwnedBytes) {
+        kind = r.kind
+        id = r.id
+        routeCode = r.routeCode
+        dictionary = r.dictionary
+        body = UnsafeRawBufferPointer(rebasing: owner.bytes[..<r.body.count])
+        self.owner = owner
+    }
+
+    /// A request that owns its body, to outlive the receive buffer.
+    func owned() -> Request {
+        owner == nil ? Request(self, owner: OwnedBytes(copying: body)) : self
+    }
+
+    /// The server type of the route (its first part).
+    public var serverType: Substring { route.prefix { $0 != "." } }
 
     /// The route, `serverType.handler.method`.
     public var route: String { dictionary.routes[Int(routeCode)] }
@@ -57,5 +86,39 @@ public protocol CodedError: Error {
     var code: Int { get }
 }
 
-/// Handlers run on the connection's loop thread, one at a time per loop.
+/// A synchronous handler: it runs on the connection's loop thread, one at a
+/// time per loop, and must not block.
 public typealias Handler = @Sendable (Request, Session) throws -> Response
+
+/// An asynchronous handler: it starts on the connection's loop and, whatever
+/// it awaits, its result comes back to that loop.
+public typealias AsyncHandler = @Sendable (Request, Session) async throws -> Response
+
+enum RouteHandler {
+    case sync(Handler)
+    case async(AsyncHandler)
+}
+
+/// Bytes copied out of the receive buffer.
+final class OwnedBytes: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(copying source: UnsafeRawBufferPointer) {
+        bytes = .allocate(byteCount: max(source.count, 1), alignment: 1)
+        if source.count > 0 { bytes.copyMemory(from: source) }
+    }
+
+    deinit { bytes.deallocate() }
+}
+
+/// The Pomelo codes the gateway itself answers with.
+public enum PomeloCode {
+    public static let ok = 200
+    /// A handler failed, the route has no handler, or the body did not decode.
+    public static let fail = 500
+    /// The toobusy filter refused the request (the loop lags), or the serial
+    /// filter's per-session queue is full.
+    public static let busy = 503
+    /// The timeout filter answered because the handler did not in time.
+    public static let timeout = 504
+}

@@ -52,6 +52,7 @@ public final class Server: @unchecked Sendable {
             loop.logger.info("listening on \(configuration.host):\(port)")
         }
         self.port = port
+        core.channels.attach(loops: loops, core: core)
         for loop in loops {
             var tid = pthread_t()
             let arg = Unmanaged.passRetained(loop).toOpaque()
@@ -97,6 +98,21 @@ public final class Server: @unchecked Sendable {
         for loop in loops { total.add(loop.stats()) }
         return total
     }
+
+    /// Replaces the blacklist (exact addresses, CIDR ranges, regular
+    /// expressions) without touching open sessions; new connections are
+    /// checked against it. Any thread. Throws (and changes nothing) if an
+    /// entry is invalid.
+    public func reloadBlacklist(_ entries: [String]) throws(ConfigurationError) {
+        let list = try HostBlacklist(entries)
+        for loop in loops { loop.execute { $0.blacklist = list } }
+    }
+
+    /// Sessions by id and uid.
+    public var sessions: SessionService { core.sessions }
+
+    /// Channels, and pushes to uids and to everyone.
+    public var channels: ChannelService { core.channels }
 
     /// The route dictionary the server sends to clients.
     public var dictionary: RouteDictionary { core.dictionary }

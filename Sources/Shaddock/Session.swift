@@ -1,33 +1,144 @@
 import CShaddockLoop
 import ShaddockProtocol
 
-/// A client's session: it lives on its connection's loop, and is used from
-/// that loop's thread (handlers run there).
-public final class Session {
+/// A client's session (Pomelo's FrontendSession): who the client is (`uid`
+/// once bound), its settings, and the way to reach it.
+///
+/// A session belongs to its connection's loop. Its state (`uid`, settings,
+/// `onClosed`) is read and changed on that loop's thread: in handlers and
+/// filters, including `async` ones, which the gateway runs on the owning
+/// loop. `push`, `kick` and `close` work from any thread: off the loop they
+/// are posted to it (no lock is taken on a session).
+public final class Session: @unchecked Sendable {
     /// Unique in this process.
     public let id: UInt64
-    /// The client's address and port.
-    public let remoteAddress: String
-    public let remotePort: Int
-    unowned(unsafe) let connection: Connection
+    /// The id of the server holding the session (`serverID` in the config).
+    public let frontendID: String
+    let loop: EventLoop
+    /// Cleared when the connection closes (which breaks the cycle with it);
+    /// touched only on the loop.
+    var connection: Connection?
+    public private(set) var uid: String?
+    private var settings: [String: JSONValue] = [:]
+    private var closedCallbacks: [(Session) -> Void] = []
+    /// The serial filter's queue (see RequestPipeline).
+    var serial = SerialQueue()
 
-    init(id: UInt64, connection: Connection, address: String, port: Int) {
+    init(id: UInt64, connection: Connection, loop: EventLoop) {
         self.id = id
         self.connection = connection
-        self.remoteAddress = address
-        self.remotePort = port
+        self.loop = loop
+        frontendID = loop.core.config.serverID
+    }
+
+    /// The client's address and port (computed on first use).
+    public private(set) lazy var remoteAddress: String = { peer().address }()
+    public private(set) lazy var remotePort: Int = { peer().port }()
+
+    private func peer() -> (address: String, port: Int) {
+        guard let raw = connection?.raw else { return ("?", 0) }
+        var buf = [CChar](repeating: 0, count: 64)
+        var port: Int32 = 0
+        guard shd_conn_peer(raw, &buf, buf.count, &port) == 0 else { return ("?", 0) }
+        return (String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), Int(port))
     }
 
     /// Whether the connection is closing or gone.
-    public var isClosed: Bool { connection.isClosing }
+    public var isClosed: Bool { connection?.isClosing ?? true }
 
-    /// Sends a kick package with `{"reason": reason}`, then closes.
-    public func kick(reason: String) { connection.kick(reason: reason) }
+    var sessions: SessionService { loop.core.sessions }
 
-    /// Sends a push with `route` and `body`. The route goes as its dictionary
-    /// code when it has one.
-    public func push(route: String, body: JSONValue) { connection.push(route: route, body: body) }
+    /// Binds the session to a user id. A second bind of the same uid
+    /// elsewhere follows `GatewayConfiguration.multiLogin`: allowed, refused
+    /// (this throws `SessionError.uidInUse`) or the older sessions are kicked.
+    /// Rebinding to another uid throws `SessionError.alreadyBound`.
+    public func bind(_ uid: String) throws(SessionError) {
+        if let bound = self.uid {
+            if bound == uid { return }
+            throw .alreadyBound(bound)
+        }
+        guard !isClosed else { throw .closed }
+        try sessions.bind(self, uid: uid)
+        self.uid = uid
+    }
 
-    /// Closes the connection without a kick.
-    public func close() { connection.close(.graceful) }
+    /// Undoes `bind`.
+    public func unbind() {
+        guard let uid else { return }
+        sessions.unbind(self, uid: uid)
+        self.uid = nil
+    }
+
+    public func set(_ key: String, _ value: JSONValue) { settings[key] = value }
+    public func get(_ key: String) -> JSONValue? { settings[key] }
+    public func remove(_ key: String) { settings[key] = nil }
+
+    /// Publishes a setting to the session service, where code on other
+    /// threads (and, later, backend servers) reads it with
+    /// `SessionService.setting(_:of:)` (Pomelo's `session.push(key)`).
+    public func pushSetting(_ key: String) {
+        sessions.publish(key, settings[key], of: id)
+    }
+
+    /// Runs `callback` on the session's loop once the connection has closed
+    /// (after the session was unbound), in registration order.
+    public func onClosed(_ callback: @escaping (Session) -> Void) {
+        closedCallbacks.append(callback)
+    }
+
+    /// Sends a kick package with `{"reason": reason}`, then closes. Any thread.
+    public func kick(reason: String) {
+        onLoop { $0.connection?.kick(reason: reason) }
+    }
+
+    /// Pushes `route` with `body`; batched with everything else this session
+    /// gets in the same loop iteration. Any thread.
+    public func push(route: String, body: JSONValue) {
+        if loop.isCurrent {
+            if let connection { loop.scheduler.stage(route: route, body: body, for: connection) }
+        } else if let push = loop.core.encodePush(route: route, body: body) {
+            loop.post(PushMessage(push, to: [self]))
+        }
+    }
+
+    /// Closes the connection without a kick. Any thread.
+    public func close() {
+        onLoop { $0.connection?.close(.graceful) }
+    }
+
+    /// Runs `body` on the session's loop: now if this is that thread,
+    /// otherwise posted to it.
+    func onLoop(_ body: @escaping (Session) -> Void) {
+        if loop.isCurrent { body(self) } else { loop.post(ClosureMessage { _ in body(self) }) }
+    }
+
+    /// The connection closed: unbind, tell the callbacks, forget it.
+    func didClose() {
+        unbind()
+        sessions.remove(self)
+        let callbacks = closedCallbacks
+        closedCallbacks = []
+        for callback in callbacks { callback(self) }
+        serial.cancelAll()
+        connection = nil
+    }
+}
+
+public enum SessionError: Error, Equatable, CustomStringConvertible, CodedError {
+    /// The session is already bound to this other uid.
+    case alreadyBound(String)
+    /// The multi-login policy is `reject` and the uid is bound elsewhere.
+    case uidInUse(String)
+    /// The session's connection is closed.
+    case closed
+
+    public var code: Int { 500 }
+
+    public var description: String {
+        switch self {
+        case .alreadyBound(let uid): return "the session is already bound to \(uid)"
+        case .uidInUse(let uid): return "\(uid) is already logged in"
+        case .closed: return "the session is closed"
+        }
+    }
 }

@@ -65,6 +65,16 @@ typedef struct shd_callbacks {
     void (*on_deadline)(void *ctx, shd_conn_t *conn);
     /// shd_loop_wake was called, from any thread.
     void (*on_wake)(void *ctx);
+    /// An item posted with shd_loop_post, on the loop's thread, in the order
+    /// posted by each producer.
+    void (*on_post)(void *ctx, void *item);
+    /// Once per loop iteration, right before queued bytes are flushed: the
+    /// place to turn batched work (pushes) into bytes.
+    void (*before_flush)(void *ctx);
+    /// The interval timer set with shd_loop_set_interval fired.
+    void (*on_interval)(void *ctx);
+    /// Every tick_ms, after the connections' deadlines were checked.
+    void (*on_tick)(void *ctx);
 } shd_callbacks_t;
 
 typedef struct shd_loop_options {
@@ -74,6 +84,7 @@ typedef struct shd_loop_options {
     uint32_t tick_ms;         // deadline resolution (default 100 ms)
     uint32_t linger_ms;       // graceful close: longest wait for the peer's EOF (default 2000)
     int backlog;              // listen backlog (default 1024)
+    size_t max_posted;        // most bounded items waiting in the mailbox (default 65536)
 } shd_loop_options_t;
 
 typedef struct shd_loop_stats {
@@ -88,6 +99,9 @@ typedef struct shd_loop_stats {
     uint64_t overflows;       // writes refused with SHD_EFULL
     uint64_t oversize;        // connections closed for passing max_buffered
     uint64_t chunks_allocated;
+    uint64_t posted;          // items delivered through the mailbox
+    uint64_t post_refused;    // bounded posts refused because the mailbox was full
+    uint64_t lag_ms;          // how late the last deadline tick ran (a gauge)
 } shd_loop_stats_t;
 
 /// Creates a loop. `ctx` is passed to every callback. Returns NULL on failure.
@@ -106,6 +120,20 @@ int shd_loop_run(shd_loop_t *loop);
 /// Wakes the loop: on_wake runs on the loop's thread soon after. Safe from any
 /// thread; several wakes before the loop runs may produce one on_wake.
 void shd_loop_wake(shd_loop_t *loop);
+
+/// Posts `item` to the loop: on_post(item) runs on the loop's thread soon
+/// after. Lock-free and safe from any thread, the loop's own included.
+/// A bounded post is refused with SHD_EFULL while max_posted items wait; an
+/// unbounded one (work that must not be lost, such as a task continuation) is
+/// always accepted and counts towards the bound. Returns SHD_OK, SHD_EFULL or
+/// SHD_ENOMEM.
+int shd_loop_post(shd_loop_t *loop, void *item, int bounded);
+
+/// Starts (ms > 0) or stops (0) a repeating timer that calls on_interval.
+void shd_loop_set_interval(shd_loop_t *loop, uint32_t ms);
+
+/// Whether the calling thread is the one running the loop.
+int shd_loop_on_thread(const shd_loop_t *loop);
 
 /// Stops accepting, aborts every connection and closes the loop's handles, so
 /// that shd_loop_run returns once the closes complete.
@@ -131,6 +159,16 @@ void *shd_conn_user(const shd_conn_t *conn);
 /// iteration together with everything else it queued. Returns SHD_OK,
 /// SHD_EFULL (nothing queued: the bound would be passed) or SHD_ECLOSED.
 int shd_conn_write(shd_conn_t *conn, const void *data, size_t len);
+
+/// A piece of a message for shd_conn_writev.
+typedef struct shd_slice {
+    const void *base;
+    size_t len;
+} shd_slice_t;
+
+/// Queues `count` slices as one unit: all or nothing (the bound is checked
+/// once), so a batch of packages never goes out half-written.
+int shd_conn_writev(shd_conn_t *conn, const shd_slice_t *parts, size_t count);
 
 /// Queues a then b as one unit: both or neither (the bound is checked once),
 /// so a message never goes out half-written.

@@ -1,0 +1,49 @@
+/// Work posted to a loop from another thread through its mailbox (a
+/// lock-free queue and a wake-up; see shd_mailbox.c).
+class LoopMessage {
+    /// Runs on the loop's thread.
+    func deliver(on loop: EventLoop) {}
+}
+
+final class ClosureMessage: LoopMessage {
+    let body: (EventLoop) -> Void
+    init(_ body: @escaping (EventLoop) -> Void) { self.body = body }
+    override func deliver(on loop: EventLoop) { body(loop) }
+}
+
+/// One encoded push for some sessions of the loop, or for all of them.
+final class PushMessage: LoopMessage {
+    let push: EncodedPush
+    let targets: [Session]?
+    let boundOnly: Bool
+
+    init(_ push: EncodedPush, to targets: [Session]) {
+        self.push = push
+        self.targets = targets
+        boundOnly = false
+    }
+
+    /// To every working session of the loop (bound ones only if `boundOnly`).
+    init(broadcast push: EncodedPush, boundOnly: Bool) {
+        self.push = push
+        targets = nil
+        self.boundOnly = boundOnly
+    }
+
+    override func deliver(on loop: EventLoop) {
+        if let targets {
+            for s in targets {
+                guard let c = s.connection else {
+                    loop.counters.add(.pushesUndeliverable)
+                    continue
+                }
+                loop.scheduler.stage(push, for: c)
+            }
+        } else {
+            for c in loop.connections.values where c.phase == .working && !c.isClosing {
+                if boundOnly && c.session.uid == nil { continue }
+                loop.scheduler.stage(push, for: c)
+            }
+        }
+    }
+}

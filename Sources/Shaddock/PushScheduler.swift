@@ -1,0 +1,218 @@
+import CShaddockLoop
+import ShaddockProtocol
+
+/// A loop's push scheduler. Pushes are staged per connection and written as
+/// one unit per connection per flush: over WebSocket as few frames as
+/// possible (many packages in one binary message, which Pomelo clients
+/// decode), over TCP the packages back to back. The C shim then sends each
+/// connection's bytes with one write call.
+///
+/// Direct mode flushes at the end of every loop iteration; buffered mode
+/// (Pomelo's `buffer` scheduler) every flush interval, or earlier when the
+/// staged bytes pass `maxStagedBytes`. A response or kick for a connection
+/// first flushes what is staged for it, so a client sees everything in the
+/// order it was sent.
+///
+/// Staging allocates nothing in a steady flow: single pushes are encoded into
+/// one reused arena, shared pushes (channels) are referenced, and the
+/// per-connection lists are index chains through one reused entry array.
+final class PushScheduler {
+    private struct Entry {
+        /// -1: the arena; otherwise an index into `shared`.
+        var source: Int32
+        var offset: Int32
+        var length: Int32
+        var next: Int32
+    }
+
+    /// The largest WebSocket message a batch is packed into; a batch that is
+    /// larger goes as several messages, split between packages.
+    static let maxFrameBytes = 256 * 1024
+    /// Staged bytes that force a flush in buffered mode, so that memory stays
+    /// bounded whatever the interval.
+    static let maxStagedBytes = 4 * 1024 * 1024
+
+    unowned(unsafe) let loop: EventLoop
+    let buffered: Bool
+    private var arena: [UInt8] = []
+    private var shared: [EncodedPush] = []
+    private var sharedBytes = 0
+    private var entries: [Entry] = []
+    private var dirty: [Connection] = []
+    private var slices: UnsafeMutablePointer<shd_slice_t>
+    private var headers: UnsafeMutableRawPointer
+    private var sliceCapacity = 64
+
+    init(loop: EventLoop, buffered: Bool) {
+        self.loop = loop
+        self.buffered = buffered
+        slices = .allocate(capacity: sliceCapacity)
+        headers = .allocate(byteCount: sliceCapacity * WebSocketFrameEncoder.maxHeaderLength, alignment: 8)
+        arena.reserveCapacity(16 * 1024)
+    }
+
+    deinit {
+        slices.deallocate()
+        headers.deallocate()
+    }
+
+    var hasStaged: Bool { !dirty.isEmpty }
+
+    /// Encodes and stages a push for one connection.
+    func stage(route: String, body: JSONValue, for c: Connection) {
+        guard accepts(c) else { return }
+        let start = arena.count
+        let dictionary = loop.core.config.useDictionary ? loop.core.dictionary : nil
+        guard PushEncoding.append(route: route, body: body, dictionary: dictionary, into: &arena) else {
+            loop.counters.add(.pushesUnencodable)
+            loop.logger.warning("push \(route) dropped: too large or the route is too long")
+            return
+        }
+        link(c, source: -1, offset: start, length: arena.count - start)
+    }
+
+    /// Stages a push encoded once for many connections.
+    func stage(_ push: EncodedPush, for c: Connection) {
+        guard accepts(c) else { return }
+        if shared.last !== push {
+            shared.append(push)
+            sharedBytes += push.count
+        }
+        link(c, source: Int32(shared.count - 1), offset: 0, length: push.count)
+    }
+
+    private func accepts(_ c: Connection) -> Bool {
+        guard !c.isClosing, c.phase == .working else {
+            loop.counters.add(.pushesUndeliverable)
+            return false
+        }
+        return true
+    }
+
+    private func link(_ c: Connection, source: Int32, offset: Int, length: Int) {
+        // The bound on unsent bytes covers what is staged too, so a slow
+        // consumer is caught when the push is made, not only at the flush.
+        if shd_conn_pending(c.raw) + c.stagedBytes + length > c.config.maxPendingBytes {
+            if source < 0 { arena.removeSubrange(offset...) }
+            slowConsumer(c)
+            return
+        }
+        let index = Int32(entries.count)
+        entries.append(Entry(source: source, offset: Int32(offset), length: Int32(length), next: -1))
+        if c.stagedHead < 0 {
+            c.stagedHead = index
+            dirty.append(c)
+        } else {
+            entries[Int(c.stagedTail)].next = index
+        }
+        c.stagedTail = index
+        c.stagedBytes += length
+        if buffered && arena.count + sharedBytes > Self.maxStagedBytes { flushAll() }
+    }
+
+    private func slowConsumer(_ c: Connection) {
+        switch c.config.slowConsumer {
+        case .dropPushes:
+            loop.counters.add(.pushesDropped)
+        case .kick:
+            guard !c.isClosing else { return }
+            loop.counters.add(.slowConsumerKicks)
+            c.logger.info("kicking slow consumer: more than \(c.config.maxPendingBytes) bytes unsent")
+            dropStaged(c)
+            c.kick(reason: "slow consumer")
+        }
+    }
+
+    /// Writes every staged batch.
+    func flushAll() {
+        guard !dirty.isEmpty else { return }
+        for c in dirty where c.stagedHead >= 0 { write(c) }
+        dirty.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+        shared.removeAll(keepingCapacity: true)
+        sharedBytes = 0
+        if arena.capacity > 4 * Self.maxStagedBytes {
+            arena = []
+            arena.reserveCapacity(16 * 1024)
+        } else {
+            arena.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Writes what is staged for one connection now (before a response, a
+    /// kick or a close, to keep the order).
+    func flush(_ c: Connection) {
+        if c.stagedHead >= 0 { write(c) }
+    }
+
+    /// Forgets what is staged for a connection that is going away.
+    func dropStaged(_ c: Connection) {
+        c.stagedHead = -1
+        c.stagedTail = -1
+        c.stagedBytes = 0
+    }
+
+    private func write(_ c: Connection) {
+        defer { dropStaged(c) }
+        guard !c.isClosing else {
+            loop.counters.add(.pushesUndeliverable)
+            return
+        }
+        var count = 0
+        var packages: UInt64 = 0
+        var i = c.stagedHead
+        while i >= 0 { count += 1; i = entries[Int(i)].next }
+        // Worst case: a frame header before every package.
+        reserve(2 * count)
+        var n = 0
+        arena.withUnsafeBytes { arenaBytes in
+            let websocket = c.transport == .websocket
+            var headerAt = 0
+            var frameSlice = -1
+            var frameLength = 0
+            func closeFrame() {
+                guard frameSlice >= 0 else { return }
+                let h = UnsafeMutableRawBufferPointer(start: headers + headerAt, count: WebSocketFrameEncoder.maxHeaderLength)
+                let len = WebSocketFrameEncoder.writeHeader(.binary, payloadLength: frameLength, into: h, at: 0)
+                slices[frameSlice] = shd_slice_t(base: UnsafeRawPointer(h.baseAddress), len: len)
+                headerAt += len
+            }
+            var i = c.stagedHead
+            while i >= 0 {
+                let e = entries[Int(i)]
+                let base = e.source < 0 ? arenaBytes.baseAddress! : UnsafeRawPointer(shared[Int(e.source)].bytes.baseAddress!)
+                if websocket && (frameSlice < 0 || frameLength + Int(e.length) > Self.maxFrameBytes) {
+                    closeFrame()
+                    frameSlice = n
+                    frameLength = 0
+                    n += 1
+                }
+                slices[n] = shd_slice_t(base: base + Int(e.offset), len: Int(e.length))
+                n += 1
+                frameLength += Int(e.length)
+                packages += 1
+                i = e.next
+            }
+            if websocket { closeFrame() }
+        }
+        let rc = shd_conn_writev(c.raw, slices, n)
+        if rc == 0 {
+            loop.counters.add(.pushes, packages)
+            loop.counters.add(.pushBatches)
+        } else if Int(rc) == SHD_EFULL {
+            loop.counters.add(.pushesDropped, c.config.slowConsumer == .dropPushes ? packages : 0)
+            if c.config.slowConsumer == .kick { slowConsumer(c) }
+        } else {
+            loop.counters.add(.pushesUndeliverable, packages)
+        }
+    }
+
+    private func reserve(_ slotsNeeded: Int) {
+        guard slotsNeeded > sliceCapacity else { return }
+        slices.deallocate()
+        headers.deallocate()
+        sliceCapacity = max(slotsNeeded, sliceCapacity * 2)
+        slices = .allocate(capacity: sliceCapacity)
+        headers = .allocate(byteCount: sliceCapacity * WebSocketFrameEncoder.maxHeaderLength, alignment: 8)
+    }
+}
