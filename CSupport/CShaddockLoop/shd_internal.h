@@ -72,7 +72,10 @@ struct shd_loop {
     // takes whole (then reverses, for order).
     struct shd_post *inbox;
     size_t inbox_count;
+    struct shd_delayed *delayed;    // items waiting for shd_loop_post_after
 };
+
+typedef struct shd_delayed shd_delayed_t;
 
 /// One mailbox item.
 typedef struct shd_post {
@@ -91,7 +94,7 @@ void shd__conn_drop_output(shd_conn_t *conn);
 
 // shd_mailbox.c
 void shd__mailbox_drain(shd_loop_t *loop);
-void shd__mailbox_free(shd_loop_t *loop);
+void shd__delayed_fire_all(shd_loop_t *loop);
 
 // shd_conn.c
 void shd__conn_accept(shd_loop_t *loop);

@@ -153,6 +153,8 @@ static void on_wake(uv_async_t *async) {
 void shd_loop_shutdown(shd_loop_t *loop) {
     if (loop->shutting_down) return;
     loop->shutting_down = 1;
+    // Delayed items are delivered now rather than holding the loop open.
+    shd__delayed_fire_all(loop);
     if (loop->listening) uv_close((uv_handle_t *)&loop->listener, NULL);
     for (shd_conn_t *c = loop->conns; c != NULL; c = c->next) shd_conn_close(c, SHD_CLOSE_ABORT);
     uv_close((uv_handle_t *)&loop->tick, NULL);

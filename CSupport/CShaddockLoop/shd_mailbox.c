@@ -56,8 +56,42 @@ void shd__mailbox_drain(shd_loop_t *loop) {
     }
 }
 
-void shd__mailbox_free(shd_loop_t *loop) {
-    // Called after the loop stopped: whatever is left is delivered so its
-    // owner can release it.
-    shd__mailbox_drain(loop);
+// Delayed items: a timer each, freed when it fires. Rare (a kick after a
+// reply, say), so a timer per item is simpler than a wheel.
+struct shd_delayed {
+    uv_timer_t timer;
+    void *item;
+    struct shd_delayed *prev, *next;  // the loop's pending delayed items
+};
+
+static void free_delayed(uv_handle_t *handle) { free(handle->data); }
+
+// Unlinks and closes the timer, then delivers the item.
+static void fire(shd_loop_t *loop, shd_delayed_t *d) {
+    if (d->prev) d->prev->next = d->next;
+    else loop->delayed = d->next;
+    if (d->next) d->next->prev = d->prev;
+    void *item = d->item;
+    uv_close((uv_handle_t *)&d->timer, free_delayed);
+    loop->cb.on_post(loop->ctx, item);
+}
+
+static void on_delayed(uv_timer_t *timer) { fire(timer->loop->data, timer->data); }
+
+void shd__delayed_fire_all(shd_loop_t *loop) {
+    while (loop->delayed != NULL) fire(loop, loop->delayed);
+}
+
+int shd_loop_post_after(shd_loop_t *loop, uint32_t ms, void *item) {
+    shd_delayed_t *d = malloc(sizeof(*d));
+    if (d == NULL) return SHD_ENOMEM;
+    uv_timer_init(&loop->uv, &d->timer);
+    d->timer.data = d;
+    d->item = item;
+    d->prev = NULL;
+    d->next = loop->delayed;
+    if (loop->delayed) loop->delayed->prev = d;
+    loop->delayed = d;
+    uv_timer_start(&d->timer, on_delayed, ms, 0);
+    return SHD_OK;
 }

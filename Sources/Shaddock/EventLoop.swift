@@ -149,6 +149,17 @@ final class EventLoop: @unchecked Sendable {
         return false
     }
 
+    /// Runs `body` on the loop after `milliseconds` (at the latest when the
+    /// loop shuts down). Any thread.
+    func execute(afterMilliseconds milliseconds: Int, _ body: @escaping (EventLoop) -> Void) {
+        execute { loop in
+            let item = Unmanaged.passRetained(ClosureMessage(body) as LoopMessage).toOpaque()
+            if shd_loop_post_after(loop.raw, UInt32(clamping: max(milliseconds, 0)), item) != 0 {
+                Unmanaged<LoopMessage>.fromOpaque(item).release()
+            }
+        }
+    }
+
     /// Runs `body` on the loop: now if this is its thread, else posted.
     func execute(_ body: @escaping (EventLoop) -> Void) {
         if isCurrent { body(self) } else { post(ClosureMessage(body)) }

@@ -86,9 +86,14 @@ public final class Session: @unchecked Sendable {
         closedCallbacks.append(callback)
     }
 
-    /// Sends a kick package with `{"reason": reason}`, then closes. Any thread.
-    public func kick(reason: String) {
-        onLoop { $0.connection?.kick(reason: reason) }
+    /// Sends a kick package with `{"reason": reason}`, then closes; after
+    /// `milliseconds` if given (a timer on the session's loop). Any thread.
+    public func kick(reason: String, afterMilliseconds milliseconds: Int = 0) {
+        guard milliseconds > 0 else {
+            onLoop { $0.connection?.kick(reason: reason) }
+            return
+        }
+        loop.execute(afterMilliseconds: milliseconds) { _ in self.connection?.kick(reason: reason) }
     }
 
     /// Pushes `route` with `body`; batched with everything else this session

@@ -45,10 +45,7 @@ public enum ExampleApp {
         app.handle("connector.entryHandler.kickme") { request, session in
             let reason = request.json["reason"]?.stringValue ?? "kicked"
             // The answer goes first; the kick follows about 50 ms later.
-            Task {
-                try? await Task.sleep(for: .milliseconds(50))
-                session.kick(reason: reason)
-            }
+            session.kick(reason: reason, afterMilliseconds: 50)
             return .encoded(bye)
         }
 

@@ -5,8 +5,7 @@ import Testing
 /// Replays the bytes recorded between real Pomelo clients and a real Pomelo
 /// server (Tests/Vectors) against Shaddock serving the same dictionary with
 /// a 3 s heartbeat: every reply determined by the client's bytes must come
-/// out byte for byte. Routes of the chat demo that need sessions and
-/// channels (login, chat, kickme) belong to the application layer.
+/// out byte for byte, the chat demo's login, chat and kick included.
 @Suite struct VectorsReplayTests {
     struct Vector: Decodable {
         let name: String
@@ -71,6 +70,10 @@ import Testing
             ("tcp.request_entry_compressed_route", ["tcp.response_entry"]),
             ("tcp.request_entry_uncompressed_route", ["tcp.response_entry_2"]),
             ("tcp.notify_ping_compressed_route", []),
+            ("tcp.request_login", ["tcp.response_login"]),
+            // The push is sent before the response (Pomelo's order varies).
+            ("tcp.request_chat_send", ["tcp.push_onChat_compressed_route", "tcp.response_chat_send"]),
+            ("tcp.request_kickme", ["tcp.response_kickme", "tcp.kick"]),
         ], websocket: false)
     }
 
@@ -81,6 +84,9 @@ import Testing
             ("lp2.heartbeat_c2s", ["lp2.heartbeat_s2c_reply"]),
             ("lp2.request_entry_compressed_route", ["lp2.response_entry"]),
             ("lp2.notify_ping_compressed_route", []),
+            ("lp2.request_login", ["lp2.response_login"]),
+            ("lp2.request_chat_send", ["lp2.push_onChat_compressed_route", "lp2.response_chat_send"]),
+            ("lp2.request_kickme", ["lp2.response_kickme", "lp2.kick"]),
         ], websocket: false)
     }
 
@@ -92,6 +98,9 @@ import Testing
             ("ws.request_entry_compressed_route", ["ws.response_entry"]),
             ("ws.notify_ping_compressed_route", []),
             ("ws.request_unknown_route_uncompressed", ["ws.response_unknown_route"]),
+            ("ws.request_login", ["ws.response_login"]),
+            ("ws.request_chat_send", ["ws.push_onChat_compressed_route", "ws.response_chat_send"]),
+            ("ws.request_kickme", ["ws.response_kickme", "ws.kick"]),
         ], websocket: true)
     }
 

@@ -129,6 +129,11 @@ void shd_loop_wake(shd_loop_t *loop);
 /// SHD_ENOMEM.
 int shd_loop_post(shd_loop_t *loop, void *item, int bounded);
 
+/// Delivers `item` to on_post after `ms` milliseconds (a one-shot timer; on
+/// the loop's thread only). If the loop shuts down first, the item is
+/// delivered then. Returns SHD_OK or SHD_ENOMEM.
+int shd_loop_post_after(shd_loop_t *loop, uint32_t ms, void *item);
+
 /// Starts (ms > 0) or stops (0) a repeating timer that calls on_interval.
 void shd_loop_set_interval(shd_loop_t *loop, uint32_t ms);
 

@@ -238,6 +238,9 @@ final class PomeloTestClient {
     let transport: Transport
     /// Packages already received (a WebSocket message may carry several).
     private var packageQueue: [PomeloPackage] = []
+    /// WebSocket binary messages received, and the most packages one held.
+    private(set) var binaryMessages = 0
+    private(set) var mostPackagesInOneMessage = 0
     /// Data messages read past by `expectResponse` while looking for a given id.
     private var stashedMessages: [PomeloMessage] = []
     private(set) var handshakeResponse: [String: Any]?
@@ -406,6 +409,8 @@ final class PomeloTestClient {
                     if packages.isEmpty {
                         throw TestClientError.protocolViolation("empty binary message")
                     }
+                    binaryMessages += 1
+                    mostPackagesInOneMessage = max(mostPackagesInOneMessage, packages.count)
                     packageQueue += packages
                 case WSOpcode.ping:
                     try ws.sendPong(message.payload)
