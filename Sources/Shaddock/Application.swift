@@ -27,7 +27,11 @@ public final class Application: @unchecked Sendable {
         handlers[route] = handler
     }
 
-    func makeDictionary() throws -> RouteDictionary {
-        try RouteDictionary(handlerRoutes: Array(handlers.keys) + declaredRoutes, userRoutes: userDictionary)
+    /// `configured`: the configuration's dictionary.json routes, after the
+    /// application's own; a route in both is kept once.
+    func makeDictionary(configured: [String] = []) throws -> RouteDictionary {
+        let own = Set(userDictionary)
+        return try RouteDictionary(handlerRoutes: Array(handlers.keys) + declaredRoutes,
+                                   userRoutes: userDictionary + configured.filter { !own.contains($0) })
     }
 }

@@ -25,7 +25,7 @@ final class GatewayCore: Sendable {
         self.mode = mode
         self.config = config
         self.logger = logger
-        dictionary = try application.makeDictionary()
+        dictionary = try application.makeDictionary(configured: config.userDictionary)
         var byCode = [Handler?](repeating: nil, count: dictionary.routes.count)
         for (route, handler) in application.handlers {
             byCode[Int(dictionary.code(for: route)!)] = handler
