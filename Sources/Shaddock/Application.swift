@@ -73,10 +73,12 @@ public final class Application: @unchecked Sendable {
     /// Turns on one of Pomelo's built-in filters for every route.
     public func use(_ filter: BuiltinFilter) { builtins.append(filter) }
 
-    func makeDictionary(extraUserRoutes: [String]) throws -> RouteDictionary {
-        var user = userDictionary
-        for r in extraUserRoutes where !user.contains(r) { user.append(r) }
-        return try RouteDictionary(handlerRoutes: Array(handlers.keys) + declaredRoutes, userRoutes: user)
+    /// `configured`: the configuration's dictionary.json routes, after the
+    /// application's own; a route in both is kept once.
+    func makeDictionary(configured: [String] = []) throws -> RouteDictionary {
+        let own = Set(userDictionary)
+        return try RouteDictionary(handlerRoutes: Array(handlers.keys) + declaredRoutes,
+                                   userRoutes: userDictionary + configured.filter { !own.contains($0) })
     }
 
     /// Routes handled elsewhere: the global filters, then `forward`.

@@ -3,76 +3,228 @@ import ShaddockProtocol
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 extension GatewayConfiguration {
-    /// Reads a JSON configuration file. Keys: host, port, threads,
-    /// heartbeat, heartbeatTimeout, handshakeTimeout, useDict,
-    /// maxMessageBytes, maxRequestHeadBytes, maxPendingBytes,
-    /// timerTickMilliseconds, lingerMilliseconds, logLevel. An unknown key or
-    /// a value of the wrong kind is an error that names it.
-    public static func load(path: String) throws(ConfigurationError) -> GatewayConfiguration {
-        guard let file = fopen(path, "rb") else {
-            throw .unreadable(path, String(cString: strerror(errno)))
-        }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, file)
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[..<n])
-        }
-        let doc: JSONValue
-        do { doc = try JSON.parse(bytes) } catch { throw .unreadable(path, "not valid JSON: \(error)") }
-        var config = GatewayConfiguration()
-        try config.apply(doc)
-        return config
+    /// Reads a configuration file: Pomelo's servers.json (environment →
+    /// server type → servers) with an optional `"connector"` section for the
+    /// gateway's own settings (README, "Configuration file"). This server is
+    /// the entry of `environment` whose id is `serverID`, or the first
+    /// frontend. An unknown key or a value of the wrong kind anywhere in the
+    /// file is an error that names its path, e.g. `development.connector[0].bogus`.
+    public static func load(path: String, environment: String = "development", serverID: String? = nil)
+        throws(ConfigurationError) -> GatewayConfiguration
+    {
+        // The dictionary path in the file is relative to the file's folder.
+        let directory = path.lastIndex(of: "/").map { String(path[...$0]) } ?? ""
+        return try GatewayConfiguration(file: try readJSON(path), directory: directory,
+                                        environment: environment, serverID: serverID)
     }
 
-    /// Applies the keys of a JSON object over this configuration.
-    public mutating func apply(_ doc: JSONValue) throws(ConfigurationError) {
-        guard let object = doc.objectValue else { throw .invalid("(top level)", "must be a JSON object") }
-        for (key, value) in object.members {
-            switch key {
-            case "host": host = try string(key, value)
-            case "port": port = try int(key, value)
-            case "threads": threads = try int(key, value)
-            case "heartbeat": heartbeatSeconds = try int(key, value)
-            case "heartbeatTimeout": heartbeatTimeoutSeconds = try number(key, value)
-            case "handshakeTimeout": handshakeTimeoutSeconds = try number(key, value)
-            case "useDict":
-                guard let b = value.boolValue else { throw .invalid(key, "must be true or false") }
-                useDictionary = b
-            case "maxMessageBytes": maxMessageBytes = try int(key, value)
-            case "maxRequestHeadBytes": maxRequestHeadBytes = try int(key, value)
-            case "maxPendingBytes": maxPendingBytes = try int(key, value)
-            case "timerTickMilliseconds": timerTickMilliseconds = try int(key, value)
-            case "lingerMilliseconds": lingerMilliseconds = try int(key, value)
-            case "logLevel":
-                guard let level = Logger.Level(rawValue: try string(key, value)) else {
-                    throw .invalid(key, "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                logLevel = level
-            default:
-                throw .unknownKey(key)
+    /// The configuration a parsed file describes; `directory` ("" or ending
+    /// in "/") is where relative paths in it start.
+    init(file: JSONValue, directory: String, environment: String, serverID: String?) throws(ConfigurationError) {
+        self.init()
+        guard let top = file.objectValue else { throw .invalid("(top level)", "must be a JSON object") }
+        var keys = FileKeys()
+        var environments: [(name: String, servers: [(entry: ServerEntry, path: String)])] = []
+        // Every section is read before one is chosen, so a mistake in an
+        // environment this server does not use still stops it.
+        for (key, value) in top {
+            if key == "connector" {
+                guard let section = value.objectValue else { throw .invalid(key, "must be an object") }
+                keys.dictionary = try apply(connector: section, directory: directory)
+            } else {
+                environments.append((key, try Self.servers(in: value, environment: key)))
             }
         }
-        try validate()
+        if environments.isEmpty {
+            if let serverID { self.serverID = serverID }
+        } else {
+            guard let servers = environments.first(where: { $0.name == environment })?.servers else {
+                let names = environments.map { "\"\($0.name)\"" }.joined(separator: ", ")
+                throw .invalid(environment, "no such environment in the file; it has \(names)")
+            }
+            let chosen = try Self.choose(in: servers, environment: environment, serverID: serverID)
+            self.serverID = chosen.entry.id
+            serverType = chosen.entry.serverType
+            port = chosen.entry.clientPort!
+            maxConnections = chosen.entry.maxConnections
+            cluster = servers.map(\.entry)
+            keys.entries = servers.map(\.path)
+            keys.chosen = chosen.path
+        }
+        do { try validate() } catch { throw error.renamingKey(keys.path(of:)) }
+    }
+
+    /// Applies the connector section; returns the dictionary file's path if
+    /// it names one.
+    private mutating func apply(connector: JSONObject, directory: String) throws(ConfigurationError) -> String? {
+        var dictionaryPath: String?
+        for (key, value) in connector {
+            let path = "connector." + key
+            switch key {
+            case "host": host = try value.string(at: path)
+            case "threads": threads = try value.int(at: path)
+            case "heartbeat": heartbeatSeconds = try value.int(at: path)
+            case "timeout": heartbeatTimeoutSeconds = try value.number(at: path)
+            case "handshakeTimeout": handshakeTimeoutSeconds = try value.number(at: path)
+            case "useDict": useDictionary = try value.bool(at: path)
+            case "dictionary":
+                let file = try value.string(at: path)
+                let resolved = file.hasPrefix("/") ? file : directory + file
+                userDictionary = try readJSON(resolved).strings(at: resolved)
+                dictionaryPath = resolved
+            case "blacklist": blacklist = try value.strings(at: path)
+            case "scheduler": scheduler = try Self.scheduler(path, value)
+            case "multiLogin": multiLogin = MultiLoginPolicy(rawValue: try value.oneOf(["allow", "reject", "kick"], at: path))!
+            case "slowConsumer": slowConsumer = SlowConsumerPolicy(rawValue: try value.oneOf(["drop", "kick"], at: path))!
+            case "filters": try apply(filters: value, path: path)
+            case "maxMessageBytes": maxMessageBytes = try value.int(at: path)
+            case "maxRequestHeadBytes": maxRequestHeadBytes = try value.int(at: path)
+            case "maxPendingBytes": maxPendingBytes = try value.int(at: path)
+            case "timerTickMilliseconds": timerTickMilliseconds = try value.int(at: path)
+            case "lingerMilliseconds": lingerMilliseconds = try value.int(at: path)
+            case "logLevel": logLevel = Logger.Level(rawValue: try value.oneOf(Logger.Level.allCases.map(\.rawValue), at: path))!
+            default: throw .unknownKey(path)
+            }
+        }
+        return dictionaryPath
+    }
+
+    /// `{"mode": "direct" | "buffer", "flushInterval": ms}`; the interval is
+    /// checked in both modes so switching the mode cannot uncover a bad one.
+    private static func scheduler(_ path: String, _ value: JSONValue) throws(ConfigurationError) -> PushSchedulerMode {
+        guard let section = value.objectValue else { throw .invalid(path, "must be an object") }
+        var mode = "direct"
+        var interval = 20
+        for (key, value) in section {
+            switch key {
+            case "mode": mode = try value.oneOf(["direct", "buffer"], at: path + ".mode")
+            case "flushInterval":
+                interval = try value.int(at: path + ".flushInterval")
+                if !(1...10_000).contains(interval) {
+                    throw .invalid(path + ".flushInterval", "\(interval) is not in 1...10000")
+                }
+            default: throw .unknownKey(path + "." + key)
+            }
+        }
+        return mode == "buffer" ? .buffered(flushIntervalMilliseconds: interval) : .direct
+    }
+
+    /// Pomelo's filter names, each a time in milliseconds.
+    private mutating func apply(filters value: JSONValue, path: String) throws(ConfigurationError) {
+        guard let section = value.objectValue else { throw .invalid(path, "must be an object") }
+        for (key, value) in section {
+            let ms = try value.int(at: path + "." + key)
+            switch key {
+            case "serial": serialFilterTimeoutMilliseconds = ms
+            case "time": slowHandlerMilliseconds = ms
+            case "timeout": requestTimeoutMilliseconds = ms
+            case "toobusy": maxLoopLagMilliseconds = ms
+            default: throw .unknownKey(path + "." + key)
+            }
+        }
     }
 }
 
-private func string(_ key: String, _ v: JSONValue) throws(ConfigurationError) -> String {
-    guard let s = v.stringValue else { throw .invalid(key, "must be a string") }
-    return s
+/// Maps the keys `validate()` names back to where they came from in the file.
+struct FileKeys {
+    /// The path of each cluster entry.
+    var entries: [String] = []
+    /// This server's entry.
+    var chosen: String?
+    /// The dictionary file.
+    var dictionary: String?
+
+    func path(of key: String) -> String {
+        if let chosen {
+            switch key {
+            case "port": return chosen + ".clientPort"
+            case "maxConnections": return chosen + ".max-connections"
+            case "serverID": return chosen + ".id"
+            case "serverType": return chosen
+            default: break
+            }
+        }
+        if key.hasPrefix("cluster["), let close = key.firstIndex(of: "]"),
+           let i = Int(key[key.index(key.startIndex, offsetBy: 8)..<close]), entries.indices.contains(i) {
+            return entries[i] + key[key.index(after: close)...]
+        }
+        if key.hasPrefix("userDictionary["), let dictionary {
+            return dictionary + key.dropFirst("userDictionary".count)
+        }
+        switch key {
+        case "heartbeatTimeout": return "connector.timeout"
+        case "port", "serverID", "serverType", "maxConnections": return key
+        default: return "connector." + key
+        }
+    }
 }
 
-private func int(_ key: String, _ v: JSONValue) throws(ConfigurationError) -> Int {
-    guard let i = v.intValue else { throw .invalid(key, "must be an integer") }
-    return i
+extension ConfigurationError {
+    func renamingKey(_ rename: (String) -> String) -> ConfigurationError {
+        switch self {
+        case .invalid(let key, let why): return .invalid(rename(key), why)
+        case .unknownKey(let key): return .unknownKey(rename(key))
+        case .unreadable: return self
+        }
+    }
 }
 
-private func number(_ key: String, _ v: JSONValue) throws(ConfigurationError) -> Double {
-    guard let d = v.doubleValue else { throw .invalid(key, "must be a number") }
-    return d
+func readJSON(_ path: String) throws(ConfigurationError) -> JSONValue {
+    guard let file = fopen(path, "rb") else {
+        throw .unreadable(path, String(cString: strerror(errno)))
+    }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&chunk, 1, chunk.count, file)
+        if n == 0 { break }
+        bytes.append(contentsOf: chunk[..<n])
+    }
+    if ferror(file) != 0 { throw .unreadable(path, String(cString: strerror(errno))) }
+    do { return try JSON.parse(bytes) } catch { throw .unreadable(path, "not valid JSON: \(error)") }
+}
+
+/// Typed reads of a file's values; the error names the value's path.
+extension JSONValue {
+    func string(at path: String) throws(ConfigurationError) -> String {
+        guard let s = stringValue else { throw .invalid(path, "must be a string") }
+        return s
+    }
+
+    func int(at path: String) throws(ConfigurationError) -> Int {
+        guard let i = intValue else { throw .invalid(path, "must be an integer") }
+        return i
+    }
+
+    func number(at path: String) throws(ConfigurationError) -> Double {
+        guard let d = doubleValue else { throw .invalid(path, "must be a number") }
+        return d
+    }
+
+    func bool(at path: String) throws(ConfigurationError) -> Bool {
+        guard let b = boolValue else { throw .invalid(path, "must be true or false") }
+        return b
+    }
+
+    /// An array of strings; a bad element is named `path[i]`.
+    func strings(at path: String) throws(ConfigurationError) -> [String] {
+        guard let array = arrayValue else { throw .invalid(path, "must be an array of strings") }
+        var result: [String] = []
+        for (i, element) in array.enumerated() { result.append(try element.string(at: "\(path)[\(i)]")) }
+        return result
+    }
+
+    /// One of the strings in `options`.
+    func oneOf(_ options: [String], at path: String) throws(ConfigurationError) -> String {
+        guard let s = stringValue, options.contains(s) else {
+            throw .invalid(path, "must be one of " + options.map { "\"\($0)\"" }.joined(separator: ", "))
+        }
+        return s
+    }
 }

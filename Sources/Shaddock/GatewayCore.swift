@@ -33,7 +33,7 @@ final class GatewayCore: Sendable {
         self.mode = mode
         self.config = config
         self.logger = logger
-        dictionary = try application.makeDictionary(extraUserRoutes: config.userDictionary)
+        dictionary = try application.makeDictionary(configured: config.userDictionary)
         var byCode = [RouteEntry?](repeating: nil, count: dictionary.routes.count)
         for (route, entry) in application.routeEntries() {
             byCode[Int(dictionary.code(for: route)!)] = entry

@@ -51,11 +51,22 @@ struct Serve: ParsableCommand {
     @Option(help: "Heartbeat interval in seconds sent to clients (0 turns heartbeats off).")
     var heartbeat: Int?
 
-    @Option(help: "A JSON configuration file (see the README); options given here override it.")
+    @Option(help: "A configuration file: Pomelo's servers.json, optionally with a \"connector\" section (see the README); options given here override it.")
     var config: String?
 
+    @Option(help: "The environment of the configuration file to run in.")
+    var env = "development"
+
+    @Option(help: "This server's id in the configuration file (default: its environment's first frontend server).")
+    var serverID: String?
+
     func run() throws {
-        var configuration = try config.map { try GatewayConfiguration.load(path: $0) } ?? GatewayConfiguration()
+        var configuration = GatewayConfiguration()
+        if let config {
+            configuration = try GatewayConfiguration.load(path: config, environment: env, serverID: serverID)
+        } else if let serverID {
+            configuration.serverID = serverID
+        }
         if let heartbeat { configuration.heartbeatSeconds = heartbeat }
         try listen.apply(to: &configuration)
         try runUntilSignalled(Server(application: ExampleApp.make(), configuration: configuration))

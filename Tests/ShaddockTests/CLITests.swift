@@ -57,7 +57,7 @@ import Testing
     }
 
     @Test func helpDocumentsEveryOption() throws {
-        for (command, options) in [("serve", ["--host", "--port", "--threads", "--heartbeat", "--config"]),
+        for (command, options) in [("serve", ["--host", "--port", "--threads", "--heartbeat", "--config", "--env", "--server-id"]),
                                    ("echo", ["--host", "--port", "--threads"])] {
             let p = Process()
             p.executableURL = Self.binary
@@ -71,33 +71,92 @@ import Testing
         }
     }
 
-    @Test func badConfigurationStopsStartUpNamingTheKey() throws {
-        let path = NSTemporaryDirectory() + "shaddock-bad-\(getpid()).json"
-        try Data(#"{"heartbeat": 3, "heartbeet": 4}"#.utf8).write(to: URL(fileURLWithPath: path))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let (process, err) = try start(["serve", "--config", path, "--port", "0"])
+    func writeTemporary(_ name: String, _ json: String) throws -> String {
+        let path = NSTemporaryDirectory() + "shaddock-\(name)-\(getpid()).json"
+        try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// Runs `serve` with arguments that must not start it; returns its log.
+    func refused(_ args: [String]) throws -> String {
+        let (process, err) = try start(args)
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(log.contains("heartbeet"))
+        return String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    /// The handshake reply of a server starting on `port`, once it answers.
+    func handshake(port: Int) -> [String: Any] {
+        for _ in 0..<100 {
+            if let client = try? PomeloTestClient.connect(.tcp, port: port), let r = try? client.handshake() { return r }
+            usleep(50_000)
+        }
+        return [:]
+    }
+
+    @Test func badConfigurationStopsStartUpNamingTheKey() throws {
+        let path = try writeTemporary("bad", #"{"connector": {"heartbeat": 3, "heartbeet": 4}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try refused(["serve", "--config", path, "--port", "0"]).contains("connector.heartbeet"))
     }
 
     @Test func configFileIsApplied() throws {
         let port = try Self.freePort()
-        let path = NSTemporaryDirectory() + "shaddock-good-\(getpid()).json"
-        try Data(#"{"host":"127.0.0.1","port":\#(port),"threads":1,"heartbeat":7}"#.utf8).write(to: URL(fileURLWithPath: path))
+        let path = try writeTemporary("good", #"""
+            {"connector": {"host": "127.0.0.1", "threads": 1, "heartbeat": 7},
+             "development": {"connector": [{"id": "c1", "clientPort": \#(port), "frontend": true}]}}
+            """#)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let (process, _) = try start(["serve", "--config", path])
         defer { process.terminate(); process.waitUntilExit() }
-        var reply: [String: Any] = [:]
-        for _ in 0..<100 {
-            if let client = try? PomeloTestClient.connect(.tcp, port: port), let r = try? client.handshake() {
-                reply = r
-                break
-            }
-            usleep(50_000)
+        #expect(((handshake(port: port)["sys"] as? [String: Any])?["heartbeat"] as? Int) == 7)
+    }
+
+    /// Pomelo's servers.json as a Pomelo project has it: no connector section.
+    static func pomeloServers(development: Int, production: Int, extra: String = "") -> String {
+        #"""
+        {
+          "development": {
+            "connector": [{"id": "connector-server-1", "host": "127.0.0.1", "port": 3150, "clientHost": "127.0.0.1",
+                           "clientPort": \#(development), "frontend": true}],
+            "chat": [{"id": "chat-server-1", "host": "127.0.0.1", "port": 6050\#(extra)}]
+          },
+          "production": {
+            "connector": [{"id": "connector-server-1", "host": "127.0.0.1", "port": 3150, "clientPort": 1, "frontend": true},
+                          {"id": "connector-server-2", "host": "127.0.0.1", "port": 3151, "clientPort": \#(production),
+                           "frontend": true, "max-connections": 100}]
+          }
         }
-        #expect(((reply["sys"] as? [String: Any])?["heartbeat"] as? Int) == 7)
+        """#
+    }
+
+    @Test func plainServersJSONLoads() throws {
+        let (development, production) = (try Self.freePort(), try Self.freePort())
+        let path = try writeTemporary("servers", Self.pomeloServers(development: development, production: production))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for (args, port) in [([String](), development), (["--env", "production", "--server-id", "connector-server-2"], production)] {
+            let (process, _) = try start(["serve", "--config", path, "--threads", "1"] + args)
+            #expect((handshake(port: port)["code"] as? Int) == 200, "\(args)")
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    @Test func anUnknownKeyAnywhereStopsStartUpNamingItsPath() throws {
+        let path = try writeTemporary("unknown", Self.pomeloServers(development: 1, production: 2, extra: #", "bogus": 1"#))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // The key is in a server this one does not run as, in either environment.
+        #expect(try refused(["serve", "--config", path]).contains("development.chat[0].bogus"))
+        #expect(try refused(["serve", "--config", path, "--env", "production"]).contains("development.chat[0].bogus"))
+    }
+
+    @Test func selectionErrorsStopStartUp() throws {
+        let path = try writeTemporary("select", Self.pomeloServers(development: 1, production: 2))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let noEnv = try refused(["serve", "--config", path, "--env", "staging"])
+        #expect(noEnv.contains("staging") && noEnv.contains("\"development\", \"production\""))
+        #expect(try refused(["serve", "--config", path, "--server-id", "chat-server-1"]).contains("development.chat[0]"))
+        #expect(try refused(["serve", "--config", path, "--server-id", "nobody"]).contains("nobody"))
     }
 }
 
