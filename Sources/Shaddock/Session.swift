@@ -80,8 +80,9 @@ public final class Session: @unchecked Sendable {
         sessions.publish(key, settings[key], of: id)
     }
 
-    /// Runs `callback` on the session's loop once the connection has closed
-    /// (after the session was unbound), in registration order.
+    /// Runs `callback` on the session's loop once the connection has closed,
+    /// in registration order. As in Pomelo, the session is already out of the
+    /// session service's tables, and still has its uid and settings.
     public func onClosed(_ callback: @escaping (Session) -> Void) {
         closedCallbacks.append(callback)
     }
@@ -119,11 +120,12 @@ public final class Session: @unchecked Sendable {
 
     /// The connection closed: unbind, tell the callbacks, forget it.
     func didClose() {
-        unbind()
+        if let uid { sessions.unbind(self, uid: uid) }
         sessions.remove(self)
         let callbacks = closedCallbacks
         closedCallbacks = []
         for callback in callbacks { callback(self) }
+        uid = nil
         serial.cancelAll()
         connection = nil
     }
