@@ -1,4 +1,5 @@
 import Foundation
+import ShaddockExample
 import Testing
 
 /// An unmodified Pomelo client from its own package (pypomelo 1.0.1, the
@@ -47,5 +48,36 @@ import Testing
         #expect(response?["code"] as? Int == 200)
         #expect(response?["msg"] as? String == "game server is ok.")
         #expect(server.counter(.handshakes) == 1)
+    }
+
+    /// pypomelo 1.0.1 looks pushed route codes up with integer keys in the
+    /// string-keyed table from the handshake, so it fails on any push whose
+    /// route is a dictionary code (from Pomelo too: the recorded pushes are
+    /// coded). With `useDict` off every route goes as a string, and it works.
+    @Test func pypomeloLogsInChatsGetsPushesAndIsKicked() throws {
+        let python = try Self.installPypomelo()
+        let server = try TestServer(app: ExampleApp.make()) { $0.useDictionary = false }
+        let script = Self.root.appendingPathComponent("Tests/ShaddockTests/Clients/pypomelo_chat.py").path
+        let (status, output) = try Self.run(python, [script, "\(server.port)"])
+        #expect(status == 0, "\(output)")
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: [String: Any]])
+        let alice = try #require(seen["alice"]), bob = try #require(seen["bob"])
+        let aliceAnswers = try #require(alice["responses"] as? [String: [String: Any]])
+        let bobAnswers = try #require(bob["responses"] as? [String: [String: Any]])
+        #expect(aliceAnswers["connector.entryHandler.login"]?["users"] as? [String] == ["alice"])
+        #expect(bobAnswers["connector.entryHandler.login"]?["users"] as? [String] == ["alice", "bob"])
+        #expect(aliceAnswers["chat.chatHandler.send"]?["code"] as? Int == 200)
+        #expect(aliceAnswers["connector.entryHandler.kickme"]?["msg"] as? String == "bye")
+        #expect((alice["kick"] as? [String: Any])?["reason"] as? String == "see you")
+        let chat: [String: String] = ["msg": "hello", "from": "alice", "target": "*"]
+        let alicePushes = try #require(alice["pushes"] as? [[Any]])
+        #expect(alicePushes.count == 2)
+        #expect(alicePushes.first?[0] as? String == "onAdd")
+        #expect((alicePushes.first?[1] as? [String: String]) == ["route": "onAdd", "user": "bob"])
+        #expect(alicePushes.last?[0] as? String == "onChat")
+        #expect((alicePushes.last?[1] as? [String: String]) == chat)
+        let bobPushes = try #require(bob["pushes"] as? [[Any]])
+        #expect(bobPushes.count == 1)
+        #expect((bobPushes.first?[1] as? [String: String]) == chat)
     }
 }

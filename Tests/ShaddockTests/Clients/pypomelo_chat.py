@@ -1,0 +1,71 @@
+# Drives two unmodified pypomelo 1.0.1 clients (raw TCP, Tornado 5) through
+# the chat example: both log into one room, alice chats to everyone, then
+# asks to be kicked. Prints what each client saw as JSON; exits non-zero if
+# the run did not reach the kick.
+import json
+import sys
+
+import tornado.ioloop
+from pypomelo.handler import Handler
+from pypomelo.tornadoclient import TornadoClient
+
+PORT = int(sys.argv[1])
+KICK = 5  # the Pomelo package type of a kick
+loop = tornado.ioloop.IOLoop.current()
+seen = {"alice": {"responses": {}, "pushes": []}, "bob": {"responses": {}, "pushes": []}}
+players = {}
+
+
+class Player(Handler):
+    def __init__(self, name, next_step):
+        self.name = name
+        self.next_step = next_step
+
+    def on_connected(self, client, user_data):
+        client.send_request("connector.entryHandler.login", {"uid": self.name, "rid": "lobby"})
+
+    def on_recv_data(self, client, proto_type, data):
+        if proto_type == KICK:
+            seen[self.name]["kick"] = json.loads(data.decode("utf8"))
+            loop.add_callback(loop.stop)
+        return data
+
+    def on_heartbeat(self, client):
+        pass
+
+    def on_push(self, client, route, push_data):
+        seen[self.name]["pushes"].append([route, push_data])
+
+    def on_response(self, client, route, request, response):
+        seen[self.name]["responses"][route] = response
+        loop.add_callback(self.next_step, route)
+
+    def on_disconnect(self, client):
+        pass
+
+
+def connect(name, next_step):
+    client = TornadoClient(Player(name, next_step))
+    players[name] = client
+    client.connect("127.0.0.1", PORT)
+
+
+def alice_step(route):
+    alice = players["alice"]
+    if route == "connector.entryHandler.login":
+        connect("bob", bob_step)
+    elif route == "chat.chatHandler.send":
+        # Let the pushes land, then ask for the kick.
+        loop.call_later(0.2, lambda: alice.send_request("connector.entryHandler.kickme", {"reason": "see you"}))
+
+
+def bob_step(route):
+    if route == "connector.entryHandler.login":
+        players["alice"].send_request("chat.chatHandler.send", {"content": "hello", "target": "*"})
+
+
+connect("alice", alice_step)
+loop.call_later(10, loop.stop)
+loop.start()
+print(json.dumps(seen))
+sys.exit(0 if "kick" in seen["alice"] else 1)
