@@ -76,6 +76,25 @@ public final class Server: @unchecked Sendable {
         for loop in loops { loop.requestStop() }
     }
 
+    /// Starts the server and runs until SIGINT or SIGTERM, then stops it
+    /// cleanly. The signals are blocked before any loop thread starts, so
+    /// only the calling thread sees them. For a program's main thread.
+    public func runUntilSignalled() throws {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        signal(SIGPIPE, SIG_IGN)
+        try start()
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        core.logger.info("signal \(received): stopping")
+        stop()
+        wait()
+        core.logger.info("stopped")
+    }
+
     /// Blocks until every loop thread has finished.
     public func wait() {
         for tid in threads { pthread_join(tid, nil) }

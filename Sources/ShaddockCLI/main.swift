@@ -69,7 +69,7 @@ struct Serve: ParsableCommand {
         }
         if let heartbeat { configuration.heartbeatSeconds = heartbeat }
         try listen.apply(to: &configuration)
-        try runUntilSignalled(Server(application: ExampleApp.make(), configuration: configuration))
+        try Server(application: ExampleApp.make(), configuration: configuration).runUntilSignalled()
     }
 }
 
@@ -82,27 +82,8 @@ struct Echo: ParsableCommand {
     func run() throws {
         var configuration = GatewayConfiguration()
         try listen.apply(to: &configuration)
-        try runUntilSignalled(Server.echo(configuration: configuration))
+        try Server.echo(configuration: configuration).runUntilSignalled()
     }
-}
-
-/// Starts the server and stops it cleanly on SIGINT or SIGTERM. The signals
-/// are blocked before any loop thread starts, so only this thread sees them.
-func runUntilSignalled(_ server: Server) throws {
-    var signals = sigset_t()
-    sigemptyset(&signals)
-    sigaddset(&signals, SIGINT)
-    sigaddset(&signals, SIGTERM)
-    pthread_sigmask(SIG_BLOCK, &signals, nil)
-    signal(SIGPIPE, SIG_IGN)
-    try server.start()
-    var received: Int32 = 0
-    sigwait(&signals, &received)
-    let logger = Logger(label: "shaddock")
-    logger.info("signal \(received): stopping")
-    server.stop()
-    server.wait()
-    logger.info("stopped")
 }
 
 LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
