@@ -95,6 +95,11 @@ public struct TransportStats: Sendable, Equatable {
     public var oversize: UInt64 = 0
     /// Write chunks taken from malloc (the rest come from the loops' pools).
     public var chunksAllocated: UInt64 = 0
+    /// Items delivered through the loops' mailboxes (pushes, kicks and task
+    /// jobs from other threads), and bounded ones refused because a mailbox
+    /// was full.
+    public var posted: UInt64 = 0
+    public var postRefused: UInt64 = 0
 
     mutating func add(_ s: shd_loop_stats_t) {
         accepted += s.accepted
@@ -108,5 +113,7 @@ public struct TransportStats: Sendable, Equatable {
         overflows += s.overflows
         oversize += s.oversize
         chunksAllocated += s.chunks_allocated
+        posted += s.posted
+        postRefused += s.post_refused
     }
 }
