@@ -130,7 +130,13 @@ final class EventLoop: @unchecked Sendable {
 
     /// The connection is gone: the last thing the loop does with it.
     func closed(_ connection: Connection) {
-        guard connections.removeValue(forKey: connection.sessionID) != nil else { return }
+        guard connections.removeValue(forKey: connection.sessionID) != nil else {
+            // Refused at accept. Its session, made to read the peer's address,
+            // holds the connection, which holds it: break that cycle here as
+            // didClose does for the others, or each refusal leaks both.
+            connection.session.connection = nil
+            return
+        }
         core.connectionLimit.release()
         scheduler.dropStaged(connection)
         connection.session.didClose()

@@ -101,7 +101,12 @@ public final class Session: @unchecked Sendable {
     /// gets in the same loop iteration. Any thread.
     public func push(route: String, body: JSONValue) {
         if loop.isCurrent {
-            if let connection { loop.scheduler.stage(route: route, body: body, for: connection) }
+            guard let connection else {
+                // Closed: counted like the same push made from another thread.
+                loop.counters.add(.pushesUndeliverable)
+                return
+            }
+            loop.scheduler.stage(route: route, body: body, for: connection)
         } else if let push = loop.core.encodePush(route: route, body: body) {
             loop.post(PushMessage(push, to: [self]))
         }
