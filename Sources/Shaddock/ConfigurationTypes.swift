@@ -41,15 +41,18 @@ public enum MultiLoginPolicy: String, Sendable {
     case allow
     /// The new login fails; the old session stays.
     case reject
-    /// The old session is kicked; the new one stays (Pomelo's behaviour).
+    /// The old session is kicked with the reason "logged in elsewhere";
+    /// the new one stays.
     case kickOld = "kick"
 }
 
 /// What is done to a client that stops reading.
 public enum SlowConsumerPolicy: String, Sendable {
-    /// Pushes that would pass the bound are dropped and counted; responses
-    /// still go out.
+    /// Pushes that would pass the bound are dropped and counted
+    /// (`pushesDropped`); the connection stays. A response, which cannot be
+    /// dropped, that does not fit closes it (`slowConsumerCloses`).
     case dropPushes = "drop"
-    /// The connection is closed.
+    /// The session is kicked with the reason "slow consumer" and closed
+    /// (`slowConsumerKicks`).
     case kick
 }
