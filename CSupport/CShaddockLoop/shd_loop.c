@@ -191,6 +191,8 @@ void shd_loop_free(shd_loop_t *loop) {
 
 uint64_t shd_loop_now(const shd_loop_t *loop) { return uv_now(&loop->uv); }
 
+uint64_t shd_loop_lag_ms(const shd_loop_t *loop) { return shd_counter_load(&loop->stats.lag_ms); }
+
 void shd_loop_get_stats(const shd_loop_t *loop, shd_loop_stats_t *out) {
     const uint64_t *in = (const uint64_t *)&loop->stats;
     uint64_t *o = (uint64_t *)out;

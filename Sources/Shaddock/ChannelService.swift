@@ -45,18 +45,13 @@ public final class ChannelService: Sendable {
     /// Pushes to every session that completed its handshake (only bound ones
     /// if `boundOnly`), on every loop (Pomelo's `broadcast`).
     public func broadcast(route: String, body: JSONValue, boundOnly: Bool = false) {
-        guard let (loops, core) = attached.withLock({ $0 }), let push = core.encodePush(route: route, body: body) else {
-            return
-        }
-        for loop in loops {
-            let message = PushMessage(broadcast: push, boundOnly: boundOnly)
-            if loop.isCurrent { message.deliver(on: loop) } else { loop.post(message) }
-        }
+        guard let (loops, core) = running(), let push = core.encodePush(route: route, body: body) else { return }
+        for loop in loops { hand(PushMessage(broadcast: push, boundOnly: boundOnly), to: loop) }
     }
 
     /// Encodes once and hands each loop its receivers.
     func deliver(route: String, body: JSONValue, to targets: [Session]) {
-        guard !targets.isEmpty, let (loops, core) = attached.withLock({ $0 }),
+        guard !targets.isEmpty, let (loops, core) = running(),
               let push = core.encodePush(route: route, body: body) else { return }
         var byLoop = [[Session]](repeating: [], count: loops.count)
         for s in targets { byLoop[s.loop.index].append(s) }
@@ -65,20 +60,17 @@ public final class ChannelService: Sendable {
 
     func deliver(_ push: EncodedPush, byLoop: [[Session]], loops: [EventLoop]) {
         for (i, targets) in byLoop.enumerated() where !targets.isEmpty {
-            let loop = loops[i]
-            if loop.isCurrent {
-                for s in targets {
-                    if let c = s.connection { loop.scheduler.stage(push, for: c) } else {
-                        loop.counters.add(.pushesUndeliverable)
-                    }
-                }
-            } else {
-                loop.post(PushMessage(push, to: targets))
-            }
+            hand(PushMessage(push, to: targets), to: loops[i])
         }
     }
 
-    func encoder() -> (loops: [EventLoop], core: GatewayCore)? { attached.withLock { $0 } }
+    /// Delivers now when the caller runs on that loop, else through its
+    /// mailbox.
+    private func hand(_ message: PushMessage, to loop: EventLoop) {
+        if loop.isCurrent { message.deliver(on: loop) } else { loop.post(message) }
+    }
+
+    func running() -> (loops: [EventLoop], core: GatewayCore)? { attached.withLock { $0 } }
 }
 
 /// A named group of members, each a uid and the session that joined with it
@@ -131,7 +123,7 @@ public final class Channel: Sendable {
 
     /// Pushes to every member.
     public func push(route: String, body: JSONValue) {
-        guard let (loops, core) = service.encoder() else { return }
+        guard let (loops, core) = service.running() else { return }
         let byLoop: [[Session]] = state.withLock { s in
             if let cached = s.byLoop, cached.count == loops.count { return cached }
             var groups = [[Session]](repeating: [], count: loops.count)

@@ -187,7 +187,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// How late the loop's timers run now, in milliseconds.
-    var lagMilliseconds: UInt64 { stats().lag_ms }
+    var lagMilliseconds: UInt64 { shd_loop_lag_ms(raw) }
 
     var now: UInt64 { shd_loop_now(raw) }
 

@@ -32,8 +32,9 @@ public final class Session: @unchecked Sendable {
     }
 
     /// The client's address and port (computed on first use).
-    public private(set) lazy var remoteAddress: String = { peer().address }()
-    public private(set) lazy var remotePort: Int = { peer().port }()
+    public var remoteAddress: String { endpoint.address }
+    public var remotePort: Int { endpoint.port }
+    private lazy var endpoint = peer()
 
     private func peer() -> (address: String, port: Int) {
         guard let raw = connection?.raw else { return ("?", 0) }

@@ -16,9 +16,6 @@ public final class SessionService: Sendable {
     private let shards: [Shard] = (0..<SessionService.shardCount).map { _ in Shard() }
     private let policy: Mutex<MultiLoginPolicy>
     private let counts = Atomic<Int>(0)
-    /// Bumped on every bind and unbind: channels cache which sessions their
-    /// uids resolve to and rebuild that when this changes.
-    let generation = Atomic<UInt64>(0)
 
     init(policy: MultiLoginPolicy = .kickOld) { self.policy = Mutex(policy) }
 
@@ -95,7 +92,6 @@ public final class SessionService: Sendable {
                 return others
             }
         }
-        generation.add(1, ordering: .releasing)
         for old in displaced {
             session.loop.counters.add(.multiLoginKicks)
             // Its close unbinds only itself: the uid stays with the new one.
@@ -109,6 +105,5 @@ public final class SessionService: Sendable {
             list.removeAll { $0 === session }
             table[uid] = list.isEmpty ? nil : list
         }
-        generation.add(1, ordering: .releasing)
     }
 }

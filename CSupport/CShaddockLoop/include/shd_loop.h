@@ -150,6 +150,9 @@ void shd_loop_free(shd_loop_t *loop);
 /// The loop's cached time in milliseconds (updated once per iteration).
 uint64_t shd_loop_now(const shd_loop_t *loop);
 
+/// How late the loop's last deadline tick ran, in ms (its lag); any thread.
+uint64_t shd_loop_lag_ms(const shd_loop_t *loop);
+
 /// Copies the loop's counters; safe from any thread.
 void shd_loop_get_stats(const shd_loop_t *loop, shd_loop_stats_t *out);
 
