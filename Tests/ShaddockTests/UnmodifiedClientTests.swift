@@ -24,7 +24,15 @@ import Testing
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// Installed once per test run: the tests of this suite run in parallel
+    /// and must not build the same virtual environment at the same time.
+    static let installed: Result<String, any Error> = Result { try install() }
+
     static func installPypomelo() throws -> String {
+        try installed.get()
+    }
+
+    private static func install() throws -> String {
         let python = venv.appendingPathComponent("bin/python").path
         if try FileManager.default.isExecutableFile(atPath: python) && run(python, ["-c", "import pypomelo, tornado"]).0 == 0 {
             return python

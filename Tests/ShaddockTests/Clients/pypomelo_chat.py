@@ -35,6 +35,10 @@ class Player(Handler):
 
     def on_push(self, client, route, push_data):
         seen[self.name]["pushes"].append([route, push_data])
+        if self.name == "bob" and route == "onChat":
+            # Every push has landed (alice's came before her response):
+            # now alice asks for the kick.
+            players["alice"].send_request("connector.entryHandler.kickme", {"reason": "see you"})
 
     def on_response(self, client, route, request, response):
         seen[self.name]["responses"][route] = response
@@ -51,12 +55,8 @@ def connect(name, next_step):
 
 
 def alice_step(route):
-    alice = players["alice"]
     if route == "connector.entryHandler.login":
         connect("bob", bob_step)
-    elif route == "chat.chatHandler.send":
-        # Let the pushes land, then ask for the kick.
-        loop.call_later(0.2, lambda: alice.send_request("connector.entryHandler.kickme", {"reason": "see you"}))
 
 
 def bob_step(route):
@@ -65,7 +65,7 @@ def bob_step(route):
 
 
 connect("alice", alice_step)
-loop.call_later(10, loop.stop)
+loop.call_later(30, loop.stop)
 loop.start()
 print(json.dumps(seen))
 sys.exit(0 if "kick" in seen["alice"] else 1)
