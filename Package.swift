@@ -13,6 +13,9 @@ let package = Package(
     products: [
         .library(name: "Shaddock", targets: ["Shaddock"]),
         .library(name: "ShaddockProtocol", targets: ["ShaddockProtocol"]),
+        // The C event-loop shim, for tools that drive it directly (bench/'s
+        // load generator uses its client side).
+        .library(name: "ShaddockLoop", targets: ["CShaddockLoop"]),
         .executable(name: "shaddock", targets: ["ShaddockCLI"]),
     ],
     dependencies: [

@@ -23,12 +23,21 @@ void shd__conn_accept(shd_loop_t *loop) {
     }
     // Writes are already batched per iteration; Nagle would only add delay.
     uv_tcp_nodelay(&c->tcp, 1);
+    shd__conn_link(c);
+    SHD_STAT_ADD(loop, accepted, 1);
+    loop->cb.on_open(loop->ctx, c);
+    shd__conn_start_reading(c);
+}
+
+void shd__conn_link(shd_conn_t *c) {
+    shd_loop_t *loop = c->loop;
     c->next = loop->conns;
     if (loop->conns) loop->conns->prev = c;
     loop->conns = c;
-    SHD_STAT_ADD(loop, accepted, 1);
     SHD_STAT_ADD(loop, open, 1);
-    loop->cb.on_open(loop->ctx, c);
+}
+
+void shd__conn_start_reading(shd_conn_t *c) {
     // Even a connection closed in on_open reads on: a graceful close waits
     // for the peer's EOF.
     if (c->state != SHD_CONN_CLOSING)
@@ -102,6 +111,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     if (nread < 0) {
         if (c->state == SHD_CONN_CLOSING) return;
         if (nread != UV_EOF) {
+            c->error = (int32_t)nread;
             shd__conn_begin_close(c, SHD_CLOSED_ON_ERROR);
             return;
         }
@@ -214,6 +224,8 @@ static void on_closed(uv_handle_t *handle) {
 }
 
 int shd_conn_is_closing(const shd_conn_t *c) { return c->state != SHD_CONN_OPEN; }
+
+int shd_conn_error(const shd_conn_t *c) { return c->error; }
 
 void shd_conn_set_user(shd_conn_t *c, void *user) { c->user = user; }
 void *shd_conn_user(const shd_conn_t *c) { return c->user; }

@@ -39,6 +39,7 @@ struct shd_conn {
     uint8_t *tail;              // unconsumed input kept between reads
     size_t tail_len, tail_cap;
     uint64_t deadline;          // loop time in ms; 0 = none
+    int32_t error;              // the libuv error that ended it, if any
     uint8_t state;
     uint8_t dirty;
     uint8_t close_reason;
@@ -100,5 +101,7 @@ void shd__delayed_fire_all(shd_loop_t *loop);
 void shd__conn_accept(shd_loop_t *loop);
 void shd__conn_begin_close(shd_conn_t *conn, int reason);
 void shd__conn_after_drain(shd_conn_t *conn);
+void shd__conn_link(shd_conn_t *conn);
+void shd__conn_start_reading(shd_conn_t *conn);
 
 #endif

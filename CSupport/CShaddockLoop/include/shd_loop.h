@@ -102,6 +102,8 @@ typedef struct shd_loop_stats {
     uint64_t posted;          // items delivered through the mailbox
     uint64_t post_refused;    // bounded posts refused because the mailbox was full
     uint64_t lag_ms;          // how late the last deadline tick ran (a gauge)
+    uint64_t connected;       // outgoing connections established (shd_loop_connect)
+    uint64_t connect_failed;  // outgoing connections that failed to establish
 } shd_loop_stats_t;
 
 /// Creates a loop. `ctx` is passed to every callback. Returns NULL on failure.
@@ -112,6 +114,15 @@ shd_loop_t *shd_loop_new(const shd_callbacks_t *callbacks, void *ctx, const shd_
 /// *bound_port. Several loops may listen on the same port: the kernel
 /// spreads connections between them.
 int shd_loop_listen(shd_loop_t *loop, const char *host, int port, int *bound_port);
+
+/// Opens an outgoing connection to host:port (numeric IPv4 or IPv6), from
+/// `source` (a numeric address to bind first, port 0; NULL for any) — several
+/// source addresses get a client past the ephemeral ports of one. The
+/// connection is returned at once with `user` set; on_open follows once it
+/// is established, or on_close with SHD_CLOSED_ON_ERROR if it fails
+/// (shd_conn_error says why). Write only after on_open. Returns NULL with
+/// *err set (SHD_EADDR, SHD_ENOMEM or a libuv error) if it could not start.
+shd_conn_t *shd_loop_connect(shd_loop_t *loop, const char *host, int port, const char *source, void *user, int *err);
 
 /// Runs the loop on the calling thread until shd_loop_shutdown has closed
 /// everything. Returns 0.
@@ -159,6 +170,10 @@ void shd_loop_get_stats(const shd_loop_t *loop, shd_loop_stats_t *out);
 /// Flushes every connection with queued bytes now (the loop does this itself
 /// once per iteration; tests and shutdown paths may call it).
 void shd_loop_flush(shd_loop_t *loop);
+
+/// The libuv error that ended the connection (0 if none): a failed connect,
+/// a reset, ...
+int shd_conn_error(const shd_conn_t *conn);
 
 void shd_conn_set_user(shd_conn_t *conn, void *user);
 void *shd_conn_user(const shd_conn_t *conn);

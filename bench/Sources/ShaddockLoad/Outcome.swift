@@ -1,0 +1,77 @@
+/// What a run measured, as a summary for people and one JSON line for tools.
+struct Outcome {
+    let plan: Plan
+    var histogram = Histogram()
+    var errors = ErrorCounts()
+    /// Answers (requests, echoes, set-ups, broadcast sends) inside the window.
+    var completed: UInt64 = 0
+    /// Broadcast: onChat pushes the receivers got inside the window.
+    var pushes: UInt64 = 0
+    var sessionsUp = 0
+    var setupSeconds: Double?
+    /// The measured window's length.
+    var seconds = 0.0
+
+    /// The mode's headline figure per second: requests, echoes, set-ups or pushes.
+    var throughput: Double {
+        guard seconds > 0 else { return 0 }
+        return Double(plan.mode == .broadcast ? pushes : completed) / seconds
+    }
+
+    var unit: String {
+        switch plan.mode {
+        case .wsEcho: "echoes"
+        case .pomelo, .pomeloTCP: "requests"
+        case .connect: "setups"
+        case .hold: "sessions"
+        case .broadcast: "pushes"
+        }
+    }
+
+    private static let quantiles: [(String, Double)] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)]
+
+    private func micros(_ ns: UInt64) -> Double { Double(ns) / 1000 }
+
+    func summary() -> String {
+        var lines = ["shaddock-load \(plan.mode.rawValue) \(plan.host):\(plan.port): \(plan.connections) connections, "
+            + "\(plan.threads) thread\(plan.threads == 1 ? "" : "s"), depth \(plan.depth)"]
+        if let setupSeconds { lines.append("  set-up     \(sessionsUp) sessions in \(format(setupSeconds, digits: 2)) s") }
+        if plan.mode == .hold {
+            lines.append("  held       \(sessionsUp) sessions for \(format(seconds, digits: 1)) s")
+        } else {
+            lines.append("  \(unit.padding(9))  \(pushes + completed == 0 ? "0" : String(plan.mode == .broadcast ? pushes : completed))"
+                + " in \(format(seconds, digits: 2)) s = \(format(throughput, digits: 0))/s")
+            if plan.mode == .broadcast { lines.append("  sends      \(completed) (\(format(Double(completed) / max(seconds, 1e-9), digits: 0))/s)") }
+            let q = Self.quantiles.map { "\($0.0) \(format(micros(histogram.quantile($0.1)), digits: 0))" }
+            lines.append("  latency µs " + (q + ["max \(format(micros(histogram.max), digits: 0))"]).joined(separator: "  "))
+        }
+        let errorText = ErrorKind.allCases.filter { errors[$0] > 0 }.map { "\($0.name) \(errors[$0])" }
+        lines.append("  errors     " + (errorText.isEmpty ? "none" : errorText.joined(separator: ", ")))
+        return lines.joined(separator: "\n")
+    }
+
+    func json() -> String {
+        var fields: [String] = [
+            #""tool":"shaddock-load""#, #""mode":"\#(plan.mode.rawValue)""#, #""target":"\#(plan.host):\#(plan.port)""#,
+            #""connections":\#(plan.connections)"#, #""threads":\#(plan.threads)"#, #""depth":\#(plan.depth)"#,
+            #""size":\#(plan.size)"#, #""seconds":\#(format(seconds, digits: 3))"#,
+            #""completed":\#(completed)"#, #""throughput":\#(format(throughput, digits: 1))"#,
+        ]
+        let latency = Self.quantiles.map { #""\#($0.0)":\#(format(micros(histogram.quantile($0.1)), digits: 1))"# }
+            + [#""max":\#(format(micros(histogram.max), digits: 1))"#]
+        fields.append(#""latency_us":{\#(latency.joined(separator: ","))}"#)
+        let errorFields = ErrorKind.allCases.map { #""\#($0.name)":\#(errors[$0])"# }
+        fields.append(#""errors":{\#(errorFields.joined(separator: ","))}"#)
+        fields.append(#""errors_total":\#(errors.total)"#)
+        if plan.mode == .hold || plan.mode == .broadcast {
+            fields.append(#""sessions_up":\#(sessionsUp)"#)
+            fields.append(#""setup_s":\#(setupSeconds.map { format($0, digits: 3) } ?? "null")"#)
+        }
+        if plan.mode == .broadcast { fields.append(#""pushes":\#(pushes)"#) }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

@@ -1,0 +1,475 @@
+import CShaddockLoop
+import ShaddockProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One load thread: a client-side loop of the shim and its share of the
+/// connections. Everything here runs on that thread; the main thread reads
+/// the results once the thread has ended.
+final class Worker: @unchecked Sendable {
+    let plan: Plan
+    let shared: Shared
+    let index: Int
+    private(set) var loop: OpaquePointer!
+    var slots: [Slot] = []
+    /// Slots waiting to be (re)started on the next tick.
+    var startQueue: [Slot] = []
+    var settingUp = 0
+    let scratch: UnsafeMutableRawBufferPointer
+
+    // Results.
+    var histogram = Histogram()
+    var errors = ErrorCounts()
+    /// Answers (requests, echoes, setups) completed inside the window.
+    var completed: UInt64 = 0
+    /// Broadcast: onChat pushes received inside the window, and other pushes.
+    var pushes: UInt64 = 0
+    var otherPushes: UInt64 = 0
+
+    // Read from `shared` on every tick.
+    var windowStart: UInt64 = .max
+    var windowEnd: UInt64 = .max
+    var stopping = false
+
+    var heartbeatNanos: UInt64 = 0
+    var lastHeartbeat: UInt64 = 0
+    var lastTimeoutCheck: UInt64 = 0
+
+    let upgrade: [UInt8]
+    let route: [UInt8]
+    let echoPayload: [UInt8]
+    static let ok = Array(#""code":200"#.utf8)
+    static let onChat = Array("onChat".utf8)
+
+    init(index: Int, plan: Plan, shared: Shared) {
+        self.index = index
+        self.plan = plan
+        self.shared = shared
+        upgrade = ClientWire.upgradeRequest(host: plan.host, port: plan.port)
+        route = Array(plan.route.utf8)
+        echoPayload = (0..<plan.size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        scratch = .allocate(byteCount: max(1 << 20, plan.size * plan.depth + 64 * plan.depth + 4096), alignment: 16)
+        var n = index
+        while n < plan.connections {
+            let source = plan.sources.isEmpty ? nil : plan.sources[n % plan.sources.count]
+            slots.append(Slot(number: n, source: source, capacity: plan.depth))
+            n += plan.threads
+        }
+    }
+
+    deinit { scratch.deallocate() }
+
+    // MARK: - The loop
+
+    func run() {
+        var callbacks = shd_callbacks_t()
+        callbacks.on_open = { ctx, conn in Worker.from(ctx).opened(Worker.slot(conn!)) }
+        callbacks.on_data = { ctx, conn, data, len in
+            Worker.from(ctx).received(Worker.slot(conn!), UnsafeMutableRawBufferPointer(start: data, count: len))
+        }
+        callbacks.on_close = { ctx, conn, _ in Worker.from(ctx).closed(Worker.slot(conn!)) }
+        callbacks.on_deadline = { _, _ in }
+        callbacks.on_wake = { _ in }
+        callbacks.on_post = { _, _ in }
+        callbacks.before_flush = { _ in }
+        callbacks.on_interval = { _ in }
+        callbacks.on_tick = { ctx in Worker.from(ctx).tick() }
+        var options = shd_loop_options_t()
+        options.read_buffer_size = 256 * 1024
+        options.max_buffered = 64 << 20
+        options.max_pending = 64 << 20
+        options.tick_ms = 10
+        options.backlog = 16
+        guard let raw = shd_loop_new(&callbacks, Unmanaged.passUnretained(self).toOpaque(), &options) else {
+            fatalError("shaddock-load: cannot create a loop")
+        }
+        loop = raw
+        startQueue = slots
+        tick()
+        shd_loop_run(raw)
+        shd_loop_free(raw)
+    }
+
+    @inline(__always)
+    static func from(_ ctx: UnsafeMutableRawPointer?) -> Worker {
+        Unmanaged<Worker>.fromOpaque(ctx!).takeUnretainedValue()
+    }
+
+    @inline(__always)
+    static func slot(_ conn: OpaquePointer) -> Slot {
+        Unmanaged<Slot>.fromOpaque(shd_conn_user(conn)!).takeUnretainedValue()
+    }
+
+    /// How many slots may be between connect and set-up at once.
+    var setupLimit: Int {
+        switch plan.mode {
+        case .hold, .broadcast: max(1, plan.setupConcurrency / plan.threads)
+        default: .max
+        }
+    }
+
+    private func tick() {
+        if stopping { return }
+        windowStart = shared.windowStart.load(ordering: .relaxed)
+        windowEnd = shared.windowEnd.load(ordering: .relaxed)
+        let now = monotonicNanos()
+        if shared.stop.load(ordering: .relaxed) || now >= windowEnd {
+            stopping = true
+            shd_loop_shutdown(loop)
+            return
+        }
+        if plan.mode == .broadcast && index == 0 && shared.startSender.load(ordering: .relaxed)
+            && !slots.contains(where: { $0.isSender }) {
+            let sender = Slot(number: -1, source: plan.sources.first, capacity: plan.depth)
+            sender.isSender = true
+            slots.append(sender)
+            connect(sender, now: now)
+        }
+        while let slot = startQueue.last, settingUp < setupLimit {
+            startQueue.removeLast()
+            connect(slot, now: now)
+        }
+        if heartbeatNanos > 0 && now - lastHeartbeat >= heartbeatNanos {
+            lastHeartbeat = now
+            for s in slots where s.phase == .running || s.phase == .holding || s.phase == .loggingIn {
+                sendPackage(s, .heartbeat, body: [])
+            }
+        }
+        if now - lastTimeoutCheck >= 100_000_000 {
+            lastTimeoutCheck = now
+            checkTimeouts(now: now)
+        }
+    }
+
+    private func checkTimeouts(now: UInt64) {
+        for s in slots where s.isLive {
+            let settingUp = s.phase != .running && s.phase != .holding
+            let since = settingUp ? s.setupStartedAt : s.lastProgressAt
+            if (settingUp || s.outstanding > 0) && now - since > plan.timeoutNanos {
+                fail(s, .timeout)
+            }
+        }
+    }
+
+    // MARK: - Connections
+
+    private func connect(_ s: Slot, now: UInt64) {
+        s.reset()
+        s.setupStartedAt = now
+        s.phase = .connecting
+        settingUp += 1
+        var err: Int32 = 0
+        let user = Unmanaged.passUnretained(s).toOpaque()
+        let conn: OpaquePointer? = s.source.map { shd_loop_connect(loop, plan.host, Int32(plan.port), $0, user, &err) }
+            ?? shd_loop_connect(loop, plan.host, Int32(plan.port), nil, user, &err)
+        guard let conn else {
+            errors.add(.connect)
+            s.phase = .idle
+            settingUp -= 1
+            if plan.mode.restarts { startQueue.insert(s, at: 0) }
+            return
+        }
+        s.conn = conn
+    }
+
+    private func opened(_ s: Slot) {
+        if plan.mode.overWebSocket {
+            s.phase = .upgrading
+            upgrade.withUnsafeBytes { _ = shd_conn_write(s.conn, $0.baseAddress, $0.count) }
+        } else {
+            startPomelo(s)
+        }
+    }
+
+    private func startPomelo(_ s: Slot) {
+        s.phase = .handshaking
+        sendPackage(s, .handshake, body: ClientWire.handshakeBody)
+    }
+
+    /// The slot's set-up phase ended (well or not): another may start.
+    private func setupEnded(_ s: Slot) {
+        if s.phase == .connecting || s.phase == .upgrading || s.phase == .handshaking || s.phase == .loggingIn {
+            settingUp -= 1
+        }
+    }
+
+    /// Counts the error and aborts the connection.
+    func fail(_ s: Slot, _ kind: ErrorKind) {
+        errors.add(kind)
+        guard let conn = s.conn, s.phase != .closing else { return }
+        setupEnded(s)
+        s.phase = .closing
+        shd_conn_close(conn, Int32(SHD_CLOSE_ABORT))
+    }
+
+    private func closed(_ s: Slot) {
+        let was = s.phase
+        if was != .closing { setupEnded(s) }
+        // At the end the count stays as it was: the sessions that were held.
+        if s.countedUp && !stopping {
+            s.countedUp = false
+            shared.sessionsUp.subtract(1, ordering: .relaxed)
+        }
+        let done = s.setupDone
+        s.reset()
+        if stopping { return }
+        if was == .connecting {
+            errors.add(.connect)
+        } else if was != .closing {
+            errors.add(.closed)
+        }
+        if plan.mode == .connect && done {
+            let now = monotonicNanos()
+            if now >= windowStart && now < windowEnd {
+                completed += 1
+                histogram.record(now - s.setupStartedAt)
+            }
+            connect(s, now: now)
+            return
+        }
+        if plan.mode.restarts && !s.isSender { startQueue.insert(s, at: 0) }
+    }
+
+    // MARK: - Sending
+
+    /// Sends the bytes the caller wrote at `ClientWire.frameRoom..<end` of the
+    /// scratch buffer, framed for the transport.
+    private func sendScratch(_ s: Slot, end: Int) {
+        var start = ClientWire.frameRoom
+        if plan.mode.overWebSocket {
+            start = ClientWire.maskInPlace(scratch, payloadAt: start, length: end - start, mask: s.mask)
+        }
+        let rc = shd_conn_write(s.conn, scratch.baseAddress! + start, end - start)
+        if Int(rc) == SHD_EFULL { fail(s, .backlog) }
+    }
+
+    func sendPackage(_ s: Slot, _ type: PackageType, body: [UInt8]) {
+        sendScratch(s, end: ClientWire.writePackage(type, body: body, into: scratch, at: ClientWire.frameRoom))
+    }
+
+    private func sendRequest(_ s: Slot, body: [UInt8], now: UInt64) {
+        let id = s.nextID
+        s.nextID = id == UInt32.max >> 4 ? 1 : id + 1
+        let k = Int(id) & s.ring
+        s.sentAt[k] = now
+        s.sentID[k] = id
+        if s.outstanding == 0 { s.lastProgressAt = now }
+        s.outstanding += 1
+        let end = ClientWire.writeRequest(id: id, route: s.isSender || plan.mode == .broadcast ? Self.chatRoute(s) : route,
+                                          body: body, into: scratch, at: ClientWire.frameRoom)
+        sendScratch(s, end: end)
+    }
+
+    private func sendEcho(_ s: Slot, now: UInt64) {
+        s.sentAt[(s.fifoHead + s.outstanding) & s.ring] = now
+        if s.outstanding == 0 { s.lastProgressAt = now }
+        s.outstanding += 1
+        let p = ClientWire.frameRoom
+        echoPayload.withUnsafeBytes { scratch.baseAddress!.advanced(by: p).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        sendScratch(s, end: p + echoPayload.count)
+    }
+
+    static let loginRoute = Array("connector.entryHandler.login".utf8)
+    static let sendRoute = Array("chat.chatHandler.send".utf8)
+    static let chatBody = Array(#"{"content":"hello","target":"*"}"#.utf8)
+
+    private static func chatRoute(_ s: Slot) -> [UInt8] { s.phase == .loggingIn ? loginRoute : sendRoute }
+
+    private func loginBody(_ s: Slot) -> [UInt8] {
+        Array(#"{"uid":"\#(s.isSender ? "sender" : "r\(s.number)")","rid":"\#(plan.channel)"}"#.utf8)
+    }
+
+    // MARK: - Receiving
+
+    private func received(_ s: Slot, _ buf: UnsafeMutableRawBufferPointer) -> Int {
+        let bytes = UnsafeRawBufferPointer(buf)
+        var o = 0
+        if s.phase == .upgrading {
+            guard let end = ServerWire.headEnd(bytes) else {
+                if bytes.count > 16 * 1024 { fail(s, .upgrade) }
+                return 0
+            }
+            guard ServerWire.contains(UnsafeRawBufferPointer(rebasing: bytes[0..<min(end, 16)]), Array("HTTP/1.1 101".utf8)) else {
+                fail(s, .upgrade)
+                return bytes.count
+            }
+            o = end + 4
+            if plan.mode == .wsEcho {
+                settingUp -= 1
+                s.phase = .running
+                let now = monotonicNanos()
+                for _ in 0..<plan.depth { sendEcho(s, now: now) }
+            } else {
+                startPomelo(s)
+            }
+        }
+        let now = monotonicNanos()
+        if !plan.mode.overWebSocket {
+            while o < bytes.count && s.isLive {
+                switch Package.scan(bytes, at: o, maxBody: Package.maxBodyLength) {
+                case .needMore: return o
+                case .failure: fail(s, .protocolError); return bytes.count
+                case .package(let type, let body, let end):
+                    o = end
+                    package(s, type, UnsafeRawBufferPointer(rebasing: bytes[body]), now: now)
+                }
+            }
+            return s.isLive ? o : bytes.count
+        }
+        while o < bytes.count && s.isLive {
+            switch ServerWire.scanFrame(bytes, at: o) {
+            case .needMore: return o
+            case .invalid: fail(s, .protocolError); return bytes.count
+            case .frame(let opcode, let payload, let end):
+                o = end
+                let data = UnsafeRawBufferPointer(rebasing: bytes[payload])
+                switch opcode {
+                case 0x1, 0x2:
+                    if plan.mode == .wsEcho { echoed(s, data, now: now) } else { packages(s, data, now: now) }
+                case 0x8: fail(s, .closed)
+                case 0x9, 0xA: break
+                default: fail(s, .protocolError)
+                }
+            }
+        }
+        return s.isLive ? o : bytes.count
+    }
+
+    private func echoed(_ s: Slot, _ data: UnsafeRawBufferPointer, now: UInt64) {
+        guard s.outstanding > 0, data.count == echoPayload.count,
+              (data.isEmpty || echoPayload.withUnsafeBytes({ memcmp($0.baseAddress!, data.baseAddress!, data.count) }) == 0) else {
+            fail(s, .mismatch)
+            return
+        }
+        answered(s, sentAt: s.sentAt[s.fifoHead], now: now)
+        s.fifoHead = (s.fifoHead + 1) & s.ring
+        sendEcho(s, now: now)
+    }
+
+    /// The packages of one WebSocket message.
+    private func packages(_ s: Slot, _ data: UnsafeRawBufferPointer, now: UInt64) {
+        var o = 0
+        while o < data.count && s.isLive {
+            guard case .package(let type, let body, let end) = Package.scan(data, at: o, maxBody: Package.maxBodyLength) else {
+                fail(s, .protocolError)
+                return
+            }
+            o = end
+            package(s, type, UnsafeRawBufferPointer(rebasing: data[body]), now: now)
+        }
+    }
+
+    private func package(_ s: Slot, _ type: PackageType, _ body: UnsafeRawBufferPointer, now: UInt64) {
+        switch type {
+        case .handshake: handshakeAnswered(s, body, now: now)
+        case .heartbeat, .handshakeAck: break
+        case .kick: fail(s, .kicked)
+        case .data:
+            guard let message = try? Message.decode(body) else {
+                fail(s, .protocolError)
+                return
+            }
+            if message.type == .push {
+                pushed(s, message, body, now: now)
+            } else if message.type == .response {
+                responded(s, message.id, UnsafeRawBufferPointer(rebasing: body[message.body]), now: now)
+            } else {
+                fail(s, .protocolError)
+            }
+        }
+    }
+
+    private func handshakeAnswered(_ s: Slot, _ body: UnsafeRawBufferPointer, now: UInt64) {
+        guard s.phase == .handshaking else { return fail(s, .protocolError) }
+        if plan.mode == .connect {
+            // Setups per second: the client does no more than it must.
+            guard ServerWire.contains(body, Self.ok) else { return fail(s, .handshake) }
+        } else {
+            guard let reply = try? JSON.parse(body), reply["code"]?.intValue == 200 else { return fail(s, .handshake) }
+            if let seconds = reply["sys"]?["heartbeat"]?.intValue, seconds > 0 {
+                heartbeatNanos = UInt64(seconds) * 1_000_000_000
+                if lastHeartbeat == 0 { lastHeartbeat = now }
+            }
+            if let code = reply["sys"]?["dict"]?["onChat"]?.intValue { s.onChatCode = UInt16(code) }
+        }
+        sendPackage(s, .handshakeAck, body: [])
+        switch plan.mode {
+        case .connect:
+            s.setupDone = true
+            settingUp -= 1
+            s.phase = .closing
+            shd_conn_close(s.conn, Int32(SHD_CLOSE_GRACEFUL))
+        case .hold:
+            settingUp -= 1
+            s.phase = .holding
+            s.countedUp = true
+            shared.sessionsUp.add(1, ordering: .relaxed)
+        case .broadcast:
+            s.phase = .loggingIn
+            sendRequest(s, body: loginBody(s), now: now)
+        default:
+            settingUp -= 1
+            s.phase = .running
+            for _ in 0..<plan.depth { sendRequest(s, body: plan.body, now: now) }
+        }
+    }
+
+    private func responded(_ s: Slot, _ id: UInt32, _ body: UnsafeRawBufferPointer, now: UInt64) {
+        let k = Int(id) & s.ring
+        guard s.outstanding > 0, s.sentID[k] == id, ServerWire.contains(body, Self.ok) else {
+            fail(s, .mismatch)
+            return
+        }
+        s.sentID[k] = 0
+        if s.phase == .loggingIn {
+            s.outstanding -= 1
+            settingUp -= 1
+            if s.isSender {
+                s.phase = .running
+                for _ in 0..<plan.depth { sendRequest(s, body: Self.chatBody, now: now) }
+            } else {
+                s.phase = .holding
+                s.countedUp = true
+                shared.sessionsUp.add(1, ordering: .relaxed)
+            }
+            return
+        }
+        answered(s, sentAt: s.sentAt[k], now: now)
+        sendRequest(s, body: s.isSender ? Self.chatBody : plan.body, now: now)
+    }
+
+    private func answered(_ s: Slot, sentAt: UInt64, now: UInt64) {
+        s.outstanding -= 1
+        s.lastProgressAt = now
+        if sentAt >= windowStart && now < windowEnd {
+            completed += 1
+            histogram.record(now - sentAt)
+        }
+    }
+
+    private func pushed(_ s: Slot, _ message: MessageView, _ body: UnsafeRawBufferPointer, now: UInt64) {
+        let isChat: Bool
+        if let code = message.routeCode {
+            isChat = code == s.onChatCode
+        } else if let name = message.routeName {
+            isChat = name.count == Self.onChat.count && Self.onChat.withUnsafeBytes {
+                memcmp($0.baseAddress!, body.baseAddress! + name.lowerBound, name.count) == 0
+            }
+        } else {
+            isChat = false
+        }
+        if isChat && !s.isSender && now >= windowStart && now < windowEnd {
+            pushes += 1
+        } else if !isChat {
+            otherPushes += 1
+        }
+    }
+}
+
+extension Plan.Mode {
+    /// Whether a lost connection is replaced (load modes) or only counted
+    /// (held sessions, channel members).
+    var restarts: Bool { self != .hold && self != .broadcast }
+}

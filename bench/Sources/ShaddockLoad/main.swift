@@ -1,0 +1,88 @@
+import ArgumentParser
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Load: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shaddock-load",
+        abstract: "wrk-style load for Pomelo gateways and WebSocket servers.",
+        discussion: """
+            Modes: ws-echo (masked binary frames, echo checked byte for byte), pomelo (requests \
+            over WebSocket), pomelo-tcp (requests over raw TCP), connect (connect, upgrade, \
+            handshake, ack, close: setups per second), hold (open --connections sessions and \
+            keep them with heartbeats; prints "up N" once all are), broadcast (--connections \
+            receivers log into one room of the chat example; one sender chats with --depth \
+            sends outstanding; pushes delivered per second).
+            Prints a summary, then one JSON line. Stops by itself after warm-up plus duration \
+            (hold and broadcast: after set-up plus those), or on SIGINT/SIGTERM.
+            """)
+
+    @Argument(help: "ws-echo | pomelo | pomelo-tcp | connect | hold | broadcast")
+    var mode: String
+
+    @Option var host = "127.0.0.1"
+    @Option var port: Int
+    @Option(help: "Connections (hold: sessions; broadcast: receivers).")
+    var connections = 100
+    @Option var threads = 1
+    @Option(help: "Seconds measured.")
+    var duration = 10.0
+    @Option(help: "Seconds of load before measuring.")
+    var warmup = 2.0
+    @Option(help: "Messages outstanding per connection.")
+    var depth = 1
+    @Option(help: "ws-echo payload bytes.")
+    var size = 64
+    @Option var route = "connector.entryHandler.entry"
+    @Option(help: "The request body (JSON).")
+    var body = "{}"
+    @Option(help: "Source addresses, e.g. 127.0.0.1-127.0.0.9 or a comma list; used in turn.")
+    var source: String?
+    @Option(help: "Seconds before an unanswered request or a set-up counts as a timeout.")
+    var timeout = 10.0
+    @Option(help: "Seconds allowed for every hold session or broadcast receiver to be set up.")
+    var setupTimeout = 300.0
+    @Option(help: "Set-ups in progress at once (hold, broadcast).")
+    var setupConcurrency = 256
+    @Option(help: "The broadcast's chat room.")
+    var channel = "bench"
+
+    func validate() throws {
+        guard Plan.Mode(rawValue: mode) != nil else {
+            throw ValidationError("mode must be one of \(Plan.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard connections > 0, threads > 0, depth > 0, duration > 0, warmup >= 0 else {
+            throw ValidationError("connections, threads, depth and duration must be positive")
+        }
+        guard route.utf8.count <= 255 else { throw ValidationError("a route is at most 255 bytes") }
+    }
+
+    func run() throws {
+        let plan = Plan(
+            mode: Plan.Mode(rawValue: mode)!, host: host, port: port, connections: connections,
+            threads: min(threads, connections), durationNanos: UInt64(duration * 1e9), warmupNanos: UInt64(warmup * 1e9),
+            depth: depth, size: size, route: route, body: Array(body.utf8), sources: try Self.sources(source),
+            timeoutNanos: UInt64(timeout * 1e9), setupConcurrency: setupConcurrency, channel: channel)
+        let outcome = Runner(plan: plan, setupTimeoutNanos: UInt64(setupTimeout * 1e9)).run()
+        print(outcome.summary())
+        print(outcome.json())
+        if outcome.errors.total > 0 { throw ExitCode(1) }
+    }
+
+    /// `a-b` (the last octet of IPv4 addresses counts up) or `a,b,c`.
+    static func sources(_ text: String?) throws -> [String] {
+        guard let text else { return [] }
+        if text.contains(",") { return text.split(separator: ",").map(String.init) }
+        let ends = text.split(separator: "-").map(String.init)
+        guard ends.count == 2 else { return [text] }
+        let a = ends[0].split(separator: "."), b = ends[1].split(separator: ".")
+        guard a.count == 4, b.count == 4, a[0..<3] == b[0..<3], let lo = Int(a[3]), let hi = Int(b[3]), lo <= hi, hi < 256 else {
+            throw ValidationError("--source ranges look like 127.0.0.1-127.0.0.9")
+        }
+        return (lo...hi).map { a[0..<3].joined(separator: ".") + ".\($0)" }
+    }
+}
+
+Load.main()
