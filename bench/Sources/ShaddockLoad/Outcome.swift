@@ -11,6 +11,16 @@ struct Outcome {
     var setupSeconds: Double?
     /// The measured window's length.
     var seconds = 0.0
+    /// The server process at the window's start and end (with --server-pid).
+    var server: (start: ServerProbe.Sample, end: ServerProbe.Sample)?
+
+    /// Server CPU µs per headline unit (request, echo, set-up, push).
+    var serverMicrosPerOp: Double? {
+        guard let server else { return nil }
+        let ops = plan.mode == .broadcast ? pushes : completed
+        guard ops > 0 else { return nil }
+        return Double(server.end.cpuNanos - server.start.cpuNanos) / 1000 / Double(ops)
+    }
 
     /// The mode's headline figure per second: requests, echoes, set-ups or pushes.
     var throughput: Double {
@@ -45,6 +55,12 @@ struct Outcome {
             let q = Self.quantiles.map { "\($0.0) \(format(micros(histogram.quantile($0.1)), digits: 0))" }
             lines.append("  latency µs " + (q + ["max \(format(micros(histogram.max), digits: 0))"]).joined(separator: "  "))
         }
+        if let server {
+            let cpu = Double(server.end.cpuNanos - server.start.cpuNanos) / 1e9
+            lines.append("  server     CPU \(format(cpu, digits: 2)) s"
+                + (serverMicrosPerOp.map { " = \(format($0, digits: 3)) µs per \(unit.dropLast())" } ?? "")
+                + ", RSS \(server.start.rssKiB) → \(server.end.rssKiB) KiB")
+        }
         let errorText = ErrorKind.allCases.filter { errors[$0] > 0 }.map { "\($0.name) \(errors[$0])" }
         lines.append("  errors     " + (errorText.isEmpty ? "none" : errorText.joined(separator: ", ")))
         return lines.joined(separator: "\n")
@@ -68,6 +84,11 @@ struct Outcome {
             fields.append(#""setup_s":\#(setupSeconds.map { format($0, digits: 3) } ?? "null")"#)
         }
         if plan.mode == .broadcast { fields.append(#""pushes":\#(pushes)"#) }
+        if let server {
+            fields.append(#""server":{"cpu_s":\#(format(Double(server.end.cpuNanos - server.start.cpuNanos) / 1e9, digits: 4)),"#
+                + #""cpu_us_per_op":\#(serverMicrosPerOp.map { format($0, digits: 4) } ?? "null"),"#
+                + #""rss_start_kib":\#(server.start.rssKiB),"rss_end_kib":\#(server.end.rssKiB)}"#)
+        }
         return "{" + fields.joined(separator: ",") + "}"
     }
 }

@@ -8,6 +8,7 @@ import Glibc
 struct Runner {
     let plan: Plan
     let setupTimeoutNanos: UInt64
+    let probe: ServerProbe?
 
     func run() -> Outcome {
         // Signals are taken by this thread only (sigtimedwait below).
@@ -38,10 +39,17 @@ struct Runner {
 
         var setupSeconds: Double?
         var setupIncomplete = false
-        var wait = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+        var atStart: ServerProbe.Sample?, atEnd: ServerProbe.Sample?
+        var wait = timespec(tv_sec: 0, tv_nsec: 2_000_000)
         while finished.load(ordering: .acquiring) < workers.count {
             if sigtimedwait(&stopSignals, nil, &wait) > 0 { shared.stop.store(true, ordering: .relaxed) }
             let now = monotonicNanos()
+            if let probe {
+                if atStart == nil && now >= shared.windowStart.load(ordering: .relaxed) { atStart = probe.sample() }
+                if atEnd == nil && (now >= shared.windowEnd.load(ordering: .relaxed) || shared.stop.load(ordering: .relaxed)) {
+                    atEnd = probe.sample()
+                }
+            }
             guard !timed, setupSeconds == nil, !shared.stop.load(ordering: .relaxed) else { continue }
             if shared.sessionsUp.load(ordering: .relaxed) >= plan.connections {
                 setupSeconds = Double(now - t0) / 1e9
@@ -74,6 +82,7 @@ struct Runner {
         let start = shared.windowStart.load(ordering: .relaxed)
         let end = min(shared.windowEnd.load(ordering: .relaxed), ended)
         outcome.seconds = start < end ? Double(end - start) / 1e9 : 0
+        if let atStart, let atEnd { outcome.server = (atStart, atEnd) }
         return outcome
     }
 

@@ -48,6 +48,8 @@ struct Load: ParsableCommand {
     var setupConcurrency = 256
     @Option(help: "The broadcast's chat room.")
     var channel = "bench"
+    @Option(help: "A server process to measure over the window: CPU time (all threads) and RSS, from /proc.")
+    var serverPid: Int32?
 
     func validate() throws {
         guard Plan.Mode(rawValue: mode) != nil else {
@@ -65,7 +67,7 @@ struct Load: ParsableCommand {
             threads: min(threads, connections), durationNanos: UInt64(duration * 1e9), warmupNanos: UInt64(warmup * 1e9),
             depth: depth, size: size, route: route, body: Array(body.utf8), sources: try Self.sources(source),
             timeoutNanos: UInt64(timeout * 1e9), setupConcurrency: setupConcurrency, channel: channel)
-        let outcome = Runner(plan: plan, setupTimeoutNanos: UInt64(setupTimeout * 1e9)).run()
+        let outcome = Runner(plan: plan, setupTimeoutNanos: UInt64(setupTimeout * 1e9), probe: serverPid.map(ServerProbe.init)).run()
         print(outcome.summary())
         print(outcome.json())
         if outcome.errors.total > 0 { throw ExitCode(1) }

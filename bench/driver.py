@@ -1,0 +1,246 @@
+"""Runs every benchmark scenario against Shaddock and the reference servers,
+in alternating turns, and prints the table with the ratios to the targets.
+
+Each run starts the server afresh, pinned to one core, and the load
+generator pinned to the other. The load generator reads the server's CPU
+time and RSS from /proc at the edges of its measured window
+(--server-pid), so "CPU µs per op" stays meaningful when the load generator
+is the bottleneck. Started by bench/run after the release builds.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHADDOCK = os.path.join(ROOT, ".build/release/shaddock")
+BENCH_BIN = os.path.join(ROOT, "bench/.build/release")
+LOAD = os.path.join(BENCH_BIN, "shaddock-load")
+
+SERVERS = {
+    # name: (command with {port}, what it serves)
+    "shaddock": [SHADDOCK, "serve", "--port", "{port}", "--threads", "1", "--heartbeat", "{heartbeat}"],
+    "shaddock-echo": [SHADDOCK, "echo", "--port", "{port}", "--threads", "1"],
+    "nio": [os.path.join(BENCH_BIN, "nio-reference"), "--port", "{port}", "--threads", "1", "--mode", "pomelo",
+            "--heartbeat", "{heartbeat}"],
+    "nio-echo": [os.path.join(BENCH_BIN, "nio-reference"), "--port", "{port}", "--threads", "1", "--mode", "echo"],
+    "uv-floor": [os.path.join(BENCH_BIN, "uv-floor"), "--port", "{port}"],
+}
+
+# name: (load mode, load options, servers in turn)
+SCENARIOS = [
+    ("echo-d1", "ws-echo", ["--depth", "1"], ["uv-floor", "shaddock-echo", "nio-echo"]),
+    ("pomelo-d1", "pomelo", ["--depth", "1"], ["shaddock", "nio"]),
+    ("echo-d16", "ws-echo", ["--depth", "16"], ["uv-floor", "shaddock-echo", "nio-echo"]),
+    ("pomelo-d16", "pomelo", ["--depth", "16"], ["shaddock", "nio"]),
+    ("connect", "connect", ["--connections", "50"], ["shaddock", "nio"]),
+    ("hold-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512"], ["shaddock", "nio"]),
+    ("broadcast-5000", "broadcast", ["--connections", "5000", "--depth", "64"], ["shaddock"]),
+]
+ONCE = {"hold-9000", "broadcast-5000"}  # slow to set up: one turn each
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not listen")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_one(scenario, server, args):
+    name, mode, options, _ = scenario
+    port = free_port()
+    heartbeat = "10" if mode == "hold" else "0"
+    command = [part.format(port=port, heartbeat=heartbeat) for part in SERVERS[server]]
+    proc = subprocess.Popen(["taskset", "-c", args.server_core] + command,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port, proc)
+        time.sleep(0.2)
+        baseline = rss_kib(proc.pid)
+        load = ["taskset", "-c", args.load_core, LOAD, mode, "--port", str(port),
+                "--duration", str(args.duration), "--warmup", str(args.warmup),
+                "--server-pid", str(proc.pid)] + options
+        if mode == "hold":
+            load[load.index("--duration") + 1] = "2"
+        out = subprocess.run(load, capture_output=True, text=True, timeout=600)
+        lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
+        if not lines:
+            raise RuntimeError(f"no result from the load generator: {out.stdout}{out.stderr}")
+        result = json.loads(lines[-1])
+        result["server_name"] = server
+        result["scenario"] = name
+        result["rss_baseline_kib"] = baseline
+        if mode == "hold" and result.get("server"):
+            held = result["server"]["rss_start_kib"] - baseline
+            result["rss_per_session_bytes"] = held * 1024 / max(1, result["sessions_up"])
+        return result
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()
+    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
+            "kernel": platform.release(), "swift": swift[0] if swift else "", "commit": commit}
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def summarize(results):
+    """Per (scenario, server): medians over the turns."""
+    table = {}
+    for r in results:
+        key = (r["scenario"], r["server_name"])
+        table.setdefault(key, []).append(r)
+    rows = {}
+    for key, runs in table.items():
+        rows[key] = {
+            "throughput": median([r["throughput"] for r in runs]),
+            "cpu_us": median([(r.get("server") or {}).get("cpu_us_per_op") for r in runs]),
+            "p99_us": median([r["latency_us"]["p99"] for r in runs]),
+            "rss_per_session": median([r.get("rss_per_session_bytes") for r in runs]),
+            "errors": sum(r["errors_total"] for r in runs),
+            "turns": len(runs),
+        }
+    return rows
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def targets(rows):
+    def get(scenario, server, field):
+        return rows.get((scenario, server), {}).get(field)
+
+    checks = []
+
+    def check(name, value, limit, at_most=True):
+        ok = value is not None and (value <= limit if at_most else value >= limit)
+        checks.append({"target": name, "value": value, "limit": limit, "at_most": at_most, "met": ok})
+
+    cpu = lambda s, v: get(s, v, "cpu_us")
+    check("pomelo depth 1: CPU/req vs C floor's echo", ratio(cpu("pomelo-d1", "shaddock"), cpu("echo-d1", "uv-floor")), 1.25)
+    check("pomelo depth 1: CPU/req vs NIO", ratio(cpu("pomelo-d1", "shaddock"), cpu("pomelo-d1", "nio")), 0.6)
+    check("pomelo depth 16: CPU/req vs C floor's echo", ratio(cpu("pomelo-d16", "shaddock"), cpu("echo-d16", "uv-floor")), 2.0)
+    check("pomelo depth 16: CPU/req vs NIO", ratio(cpu("pomelo-d16", "shaddock"), cpu("pomelo-d16", "nio")), 0.3)
+    check("RSS per idle WebSocket session, 9,000 held (bytes)", get("hold-9000", "shaddock", "rss_per_session"), 1024)
+    check("connection setup rate vs NIO", ratio(get("connect", "shaddock", "throughput"), get("connect", "nio", "throughput")),
+          2.5, at_most=False)
+    check("broadcast to 5,000 members (pushes/s)", get("broadcast-5000", "shaddock", "throughput"), 3e6, at_most=False)
+    return checks
+
+
+def fmt(value, digits=0):
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def print_table(rows, checks):
+    print()
+    print(f"{'scenario':<16}{'server':<15}{'ops/s':>12}{'CPU µs/op':>11}{'p99 µs':>10}{'RSS B/sess':>11}{'errors':>8}")
+    for (scenario, server), row in rows.items():
+        print(f"{scenario:<16}{server:<15}{fmt(row['throughput']):>12}{fmt(row['cpu_us'], 3):>11}"
+              f"{fmt(row['p99_us']):>10}{fmt(row['rss_per_session']):>11}{row['errors']:>8}")
+    print()
+    print("targets:")
+    for c in checks:
+        sign = "≤" if c["at_most"] else "≥"
+        digits = 0 if c["limit"] >= 100 else 2
+        print(f"  {'met ' if c['met'] else 'MISS'}  {c['target']}: {fmt(c['value'], digits)} ({sign} {fmt(c['limit'], digits)})")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=4, help="seconds measured per turn")
+    parser.add_argument("--warmup", type=float, default=1)
+    parser.add_argument("--turns", type=int, default=2, help="turns per server and scenario (alternating)")
+    parser.add_argument("--only", help="comma-separated scenario names")
+    parser.add_argument("--server-core", default="0")
+    parser.add_argument("--load-core", default="1")
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench/results"))
+    args = parser.parse_args()
+
+    chosen = [s for s in SCENARIOS if not args.only or s[0] in args.only.split(",")]
+    started = time.time()
+    results = []
+    for scenario in chosen:
+        turns = 1 if scenario[0] in ONCE else args.turns
+        for turn in range(turns):
+            order = scenario[3] if turn % 2 == 0 else list(reversed(scenario[3]))
+            for server in order:
+                try:
+                    r = run_one(scenario, server, args)
+                except Exception as error:  # a broken run is reported, not hidden
+                    print(f"{scenario[0]} {server}: FAILED: {error}", file=sys.stderr)
+                    continue
+                results.append(r)
+                cpu = (r.get("server") or {}).get("cpu_us_per_op")
+                print(f"{scenario[0]:<16}{server:<15}{fmt(r['throughput']):>12}/s  cpu {fmt(cpu, 3)} µs/op  "
+                      f"p99 {fmt(r['latency_us']['p99'])} µs  errors {r['errors_total']}", flush=True)
+    rows = summarize(results)
+    checks = targets(rows)
+    print_table(rows, checks)
+    os.makedirs(args.out, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = os.path.join(args.out, f"{stamp}.json")
+    with open(path, "w") as f:
+        json.dump({"machine": machine(), "started": stamp, "seconds": round(time.time() - started, 1),
+                   "options": vars(args), "runs": results,
+                   "summary": [{"scenario": k[0], "server": k[1], **v} for k, v in rows.items()],
+                   "targets": checks}, f, indent=1)
+    print(f"\nresults: {os.path.relpath(path, ROOT)} ({time.time() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
