@@ -40,7 +40,7 @@ SCENARIOS = [
     ("pomelo-d16", "pomelo", ["--depth", "16"], ["shaddock", "nio"]),
     ("connect", "connect", ["--connections", "50"], ["shaddock", "nio"]),
     ("hold-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512"], ["shaddock", "nio"]),
-    ("broadcast-5000", "broadcast", ["--connections", "5000", "--depth", "64"], ["shaddock"]),
+    ("broadcast-5000", "broadcast", ["--connections", "5000", "--depth", "128"], ["shaddock"]),
 ]
 ONCE = {"hold-9000", "broadcast-5000"}  # slow to set up: one turn each
 

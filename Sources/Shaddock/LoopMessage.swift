@@ -32,12 +32,17 @@ final class PushMessage: LoopMessage {
 
     override func deliver(on loop: EventLoop) {
         if let targets {
-            for s in targets {
-                guard let c = s.connection else {
-                    loop.counters.add(.pushesUndeliverable)
-                    continue
+            let scheduler = loop.scheduler!
+            // Borrowed references: the message keeps the sessions, and a
+            // session keeps its connection, for the whole loop.
+            targets.withUnsafeBufferPointer { sessions in
+                for i in sessions.indices {
+                    guard let c = sessions[i].connection else {
+                        loop.counters.add(.pushesUndeliverable)
+                        continue
+                    }
+                    scheduler.stage(push, for: c)
                 }
-                loop.scheduler.stage(push, for: c)
             }
         } else {
             for c in loop.connections.values where c.phase == .working && !c.isClosing {

@@ -15,14 +15,41 @@ import ShaddockProtocol
 ///
 /// Staging allocates nothing in a steady flow: single pushes are encoded into
 /// one reused arena, shared pushes (channels) are referenced, and the
-/// per-connection lists are index chains through one reused entry array.
+/// per-connection lists are index chains through one reused entry table.
+/// A channel push stages one entry per member, so that table is raw memory:
+/// no reference counting and no exclusivity check per member.
 final class PushScheduler {
-    private struct Entry {
+    struct Entry {
         /// -1: the arena; otherwise an index into `shared`.
         var source: Int32
         var offset: Int32
         var length: Int32
         var next: Int32
+    }
+
+    /// The entries staged since the last flush.
+    struct EntryTable {
+        var base: UnsafeMutablePointer<Entry>
+        var count = 0
+        var capacity: Int
+
+        init(capacity: Int) {
+            base = .allocate(capacity: capacity)
+            self.capacity = capacity
+        }
+
+        mutating func append(_ entry: Entry) -> Int32 {
+            if count == capacity {
+                let grown = UnsafeMutablePointer<Entry>.allocate(capacity: capacity * 2)
+                grown.moveInitialize(from: base, count: count)
+                base.deallocate()
+                base = grown
+                capacity *= 2
+            }
+            (base + count).initialize(to: entry)
+            count += 1
+            return Int32(count - 1)
+        }
     }
 
     /// The largest WebSocket message a batch is packed into; a batch that is
@@ -36,8 +63,12 @@ final class PushScheduler {
     let buffered: Bool
     private var arena: [UInt8] = []
     private var shared: [EncodedPush] = []
+    /// The last shared push staged, compared by identity (no retain).
+    private var lastShared: ObjectIdentifier?
     private var sharedBytes = 0
-    private var entries: [Entry] = []
+    private let entries: UnsafeMutablePointer<EntryTable>
+    /// Every connection of a loop has the same bound (from the configuration).
+    private let maxPendingBytes: Int
     private var dirty: [Connection] = []
     private var slices: UnsafeMutablePointer<shd_slice_t>
     private var headers: UnsafeMutableRawPointer
@@ -49,11 +80,16 @@ final class PushScheduler {
         slices = .allocate(capacity: sliceCapacity)
         headers = .allocate(byteCount: sliceCapacity * WebSocketFrameEncoder.maxHeaderLength, alignment: 8)
         arena.reserveCapacity(16 * 1024)
+        entries = .allocate(capacity: 1)
+        entries.initialize(to: EntryTable(capacity: 1024))
+        maxPendingBytes = loop.core.config.maxPendingBytes
     }
 
     deinit {
         slices.deallocate()
         headers.deallocate()
+        entries.pointee.base.deallocate()
+        entries.deallocate()
     }
 
     var hasStaged: Bool { !dirty.isEmpty }
@@ -74,7 +110,8 @@ final class PushScheduler {
     /// Stages a push encoded once for many connections.
     func stage(_ push: EncodedPush, for c: Connection) {
         guard accepts(c) else { return }
-        if shared.last !== push {
+        if lastShared != ObjectIdentifier(push) {
+            lastShared = ObjectIdentifier(push)
             shared.append(push)
             sharedBytes += push.count
         }
@@ -92,18 +129,17 @@ final class PushScheduler {
     private func link(_ c: Connection, source: Int32, offset: Int, length: Int) {
         // The bound on unsent bytes covers what is staged too, so a slow
         // consumer is caught when the push is made, not only at the flush.
-        if shd_conn_pending(c.raw) + c.stagedBytes + length > c.config.maxPendingBytes {
+        if shd_conn_pending(c.raw) + c.stagedBytes + length > maxPendingBytes {
             if source < 0 { arena.removeSubrange(offset...) }
             slowConsumer(c)
             return
         }
-        let index = Int32(entries.count)
-        entries.append(Entry(source: source, offset: Int32(offset), length: Int32(length), next: -1))
+        let index = entries.pointee.append(Entry(source: source, offset: Int32(offset), length: Int32(length), next: -1))
         if c.stagedHead < 0 {
             c.stagedHead = index
             dirty.append(c)
         } else {
-            entries[Int(c.stagedTail)].next = index
+            entries.pointee.base[Int(c.stagedTail)].next = index
         }
         c.stagedTail = index
         c.stagedBytes += length
@@ -128,8 +164,9 @@ final class PushScheduler {
         guard !dirty.isEmpty else { return }
         for c in dirty where c.stagedHead >= 0 { write(c) }
         dirty.removeAll(keepingCapacity: true)
-        entries.removeAll(keepingCapacity: true)
+        entries.pointee.count = 0
         shared.removeAll(keepingCapacity: true)
+        lastShared = nil
         sharedBytes = 0
         if arena.capacity > 4 * Self.maxStagedBytes {
             arena = []
@@ -160,12 +197,14 @@ final class PushScheduler {
         }
         var count = 0
         var packages: UInt64 = 0
+        let table = entries.pointee.base
         var i = c.stagedHead
-        while i >= 0 { count += 1; i = entries[Int(i)].next }
+        while i >= 0 { count += 1; i = table[Int(i)].next }
         // Worst case: a frame header before every package.
         reserve(2 * count)
         var n = 0
         arena.withUnsafeBytes { arenaBytes in
+          shared.withUnsafeBufferPointer { shared in
             let websocket = c.transport == .websocket
             var headerAt = 0
             var frameSlice = -1
@@ -179,7 +218,7 @@ final class PushScheduler {
             }
             var i = c.stagedHead
             while i >= 0 {
-                let e = entries[Int(i)]
+                let e = table[Int(i)]
                 let base = e.source < 0 ? arenaBytes.baseAddress! : UnsafeRawPointer(shared[Int(e.source)].bytes.baseAddress!)
                 if websocket && (frameSlice < 0 || frameLength + Int(e.length) > Self.maxFrameBytes) {
                     closeFrame()
@@ -194,6 +233,7 @@ final class PushScheduler {
                 i = e.next
             }
             if websocket { closeFrame() }
+          }
         }
         let rc = shd_conn_writev(c.raw, slices, n)
         if rc == 0 {

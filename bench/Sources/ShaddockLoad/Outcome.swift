@@ -38,6 +38,16 @@ struct Outcome {
         }
     }
 
+    var singular: String {
+        switch plan.mode {
+        case .wsEcho: "echo"
+        case .pomelo, .pomeloTCP: "request"
+        case .connect: "setup"
+        case .hold: "session"
+        case .broadcast: "push"
+        }
+    }
+
     private static let quantiles: [(String, Double)] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)]
 
     private func micros(_ ns: UInt64) -> Double { Double(ns) / 1000 }
@@ -58,7 +68,7 @@ struct Outcome {
         if let server {
             let cpu = Double(server.end.cpuNanos - server.start.cpuNanos) / 1e9
             lines.append("  server     CPU \(format(cpu, digits: 2)) s"
-                + (serverMicrosPerOp.map { " = \(format($0, digits: 3)) µs per \(unit.dropLast())" } ?? "")
+                + (serverMicrosPerOp.map { " = \(format($0, digits: 3)) µs per \(singular)" } ?? "")
                 + ", RSS \(server.start.rssKiB) → \(server.end.rssKiB) KiB")
         }
         let errorText = ErrorKind.allCases.filter { errors[$0] > 0 }.map { "\($0.name) \(errors[$0])" }
