@@ -52,10 +52,14 @@ let package = Package(
             name: "ShaddockCLI",
             dependencies: ["Shaddock", "ShaddockExample", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        // Tests only: replaces malloc in the test executable to count one
+        // thread's allocations (the allocation tests). No product uses it.
+        .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
+
         .testTarget(name: "ShaddockProtocolTests", dependencies: ["ShaddockProtocol"]),
         .testTarget(
             name: "ShaddockTests",
-            dependencies: ["Shaddock", "ShaddockExample", "ShaddockCLI"],
+            dependencies: ["Shaddock", "ShaddockExample", "ShaddockCLI", "CMallocCounter"],
             // Scripts run by the tests with other clients, not Swift sources.
             exclude: ["Clients"]),
     ]

@@ -12,7 +12,8 @@ import Glibc
 public final class Server: @unchecked Sendable {
     public let configuration: GatewayConfiguration
     let core: GatewayCore
-    private var loops: [EventLoop] = []
+    /// Readable in the module so tests can run code on a loop's thread.
+    private(set) var loops: [EventLoop] = []
     private var threads: [pthread_t] = []
     private var started = false
     /// The port the server listens on (useful when configured with port 0).

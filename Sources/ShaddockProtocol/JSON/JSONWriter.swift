@@ -11,24 +11,29 @@ extension JSONValue {
         case .bool(let b): appendStatic(b ? "true" : "false", to: &out)
         case .number(let d): writeJSONNumber(d, into: &out)
         case .string(let s): writeJSONString(s, into: &out)
+        // Indexed loops rather than for-in: unoptimized (debug) code iterates
+        // an array of these element types through an unspecialized coroutine
+        // that mallocs its frame for every element, and a response encoded
+        // here must not allocate in any build (AllocationTests count it).
         case .array(let elements):
             out.append(UInt8(ascii: "["))
-            var first = true
-            for element in elements {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                element.write(into: &out)
+            var i = 0
+            while i < elements.count {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                elements[i].write(into: &out)
+                i += 1
             }
             out.append(UInt8(ascii: "]"))
         case .object(let object):
             out.append(UInt8(ascii: "{"))
-            var first = true
-            for member in object.members {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                writeJSONString(member.key, into: &out)
+            let members = object.members
+            var i = 0
+            while i < members.count {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                writeJSONString(members[i].key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                member.value.write(into: &out)
+                members[i].value.write(into: &out)
+                i += 1
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -116,7 +121,7 @@ private func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
         digits += 1
     }
     let start = out.count
-    out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+    appendZeros(digits, to: &out)
     var v = value
     var k = start + digits
     repeat {
@@ -124,6 +129,16 @@ private func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
         out[k] = UInt8(ascii: "0") &+ UInt8(v % 10)
         v /= 10
     } while v != 0
+}
+
+/// One append per zero: appending a `repeatElement` collection costs a malloc
+/// per element in unoptimized builds (an unspecialized coroutine frame).
+private func appendZeros(_ count: Int, to out: inout [UInt8]) {
+    var left = count
+    while left > 0 {
+        out.append(UInt8(ascii: "0"))
+        left -= 1
+    }
 }
 
 /// Re-lays out the shortest round-trip digits that Swift's `description`
@@ -183,7 +198,7 @@ private func layOut(_ d: UnsafeBufferPointer<UInt8>, n: Int, into out: inout [UI
     let k = d.count
     if k <= n && n <= 21 {
         out.append(contentsOf: d)
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: n - k))
+        appendZeros(n - k, to: &out)
     } else if 0 < n && n <= 21 {
         out.append(contentsOf: UnsafeBufferPointer(rebasing: d[0..<n]))
         out.append(UInt8(ascii: "."))
@@ -191,7 +206,7 @@ private func layOut(_ d: UnsafeBufferPointer<UInt8>, n: Int, into out: inout [UI
     } else if -6 < n && n <= 0 {
         out.append(UInt8(ascii: "0"))
         out.append(UInt8(ascii: "."))
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: -n))
+        appendZeros(-n, to: &out)
         out.append(contentsOf: d)
     } else {
         out.append(d[0])
