@@ -1,0 +1,28 @@
+// swift-tools-version:6.0
+//
+// The benchmarks: a package of their own so that the gateway never depends on
+// what only they need (SwiftNIO for the reference server).
+//   nio-reference  the same service written the usual SwiftNIO way
+import PackageDescription
+
+let package = Package(
+    name: "ShaddockBench",
+    dependencies: [
+        // The gateway under measurement.
+        .package(name: "Shaddock", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "nio-reference",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+    ]
+)
