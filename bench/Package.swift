@@ -3,6 +3,7 @@
 // The benchmarks: a package of their own so that the gateway never depends on
 // what only they need (SwiftNIO for the reference server).
 //   nio-reference  the same service written the usual SwiftNIO way
+//   uv-floor       the smallest C libuv WebSocket echo: the floor
 import PackageDescription
 
 let package = Package(
@@ -24,5 +25,10 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Links the system's libuv and OpenSSL (Debian: libuv1-dev, libssl-dev),
+        // the same libraries the gateway uses.
+        .executableTarget(
+            name: "uv-floor",
+            linkerSettings: [.linkedLibrary("uv"), .linkedLibrary("crypto")]),
     ]
 )
