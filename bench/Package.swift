@@ -1,18 +1,23 @@
 // swift-tools-version:6.0
 //
-// Shaddock's benchmark: the load generator, the reference servers it is
-// compared with, and `bench/run`, which measures them side by side.
-// A package of its own, so that the gateway's users never build any of it.
+// Shaddock's benchmark: a package of its own, so that the gateway never
+// depends on what only the benchmark needs (SwiftNIO for a reference server).
+//   shaddock-load  the load generator, on the gateway's own C shim
+//   nio-reference  the same service written the usual SwiftNIO way
+//   uv-floor       the smallest C libuv WebSocket echo: the floor
+// bench/run builds it and measures them side by side.
 import PackageDescription
 
 let package = Package(
     name: "ShaddockBench",
     dependencies: [
+        // The gateway under measurement.
         .package(name: "Shaddock", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // wrk-style load over the gateway's own C event-loop shim (client side).
+        // wrk-style load over the gateway's C event-loop shim (client side).
         .executableTarget(
             name: "shaddock-load",
             dependencies: [
@@ -21,5 +26,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/ShaddockLoad"),
+        .executableTarget(
+            name: "nio-reference",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // Links the system's libuv and OpenSSL (Debian: libuv1-dev, libssl-dev),
+        // the same libraries the gateway uses.
+        .executableTarget(
+            name: "uv-floor",
+            linkerSettings: [.linkedLibrary("uv"), .linkedLibrary("crypto")]),
     ]
 )

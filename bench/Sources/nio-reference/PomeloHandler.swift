@@ -1,0 +1,150 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOWebSocket
+
+/// Pomelo over WebSocket binary messages (shared/design/PROTOCOL.md): the
+/// handshake, heartbeats, and one handler that answers every request.
+final class PomeloHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private enum Phase {
+        case awaitingHandshake
+        case awaitingAck
+        case working
+        case closing
+    }
+
+    private let heartbeatSeconds: Int
+    private var phase = Phase.awaitingHandshake
+    private var unflushed = false
+
+    init(heartbeatSeconds: Int) {
+        self.heartbeatSeconds = heartbeatSeconds
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard phase != .closing else { return }
+        let frame = Self.unwrapInboundIn(data)
+        switch frame.opcode {
+        case .binary:
+            onMessage(frame.unmaskedData, context: context)
+        case .text:
+            phase = .closing
+            context.closeWebSocket(code: .unacceptableData)
+        case .ping:
+            context.writePong(for: frame)
+            unflushed = true
+        case .connectionClose:
+            phase = .closing
+            context.answerClose(frame)
+        default:
+            break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if unflushed {
+            unflushed = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    /// Handles every package of one WebSocket message in order; the replies
+    /// travel together in one binary message.
+    private func onMessage(_ message: ByteBuffer, context: ChannelHandlerContext) {
+        var message = message
+        var replies = context.channel.allocator.buffer(capacity: 0)
+        var closeCode: WebSocketErrorCode?
+        do {
+            while phase != .closing, let (type, body) = try message.readPomeloPackage() {
+                try onPackage(type, body, replies: &replies)
+            }
+            // Only a refused handshake gets here closing; its answer goes first.
+            if phase == .closing { closeCode = .normalClosure }
+        } catch {
+            phase = .closing
+            closeCode = .protocolError
+        }
+        // Packages before a bad one are answered all the same.
+        if replies.readableBytes > 0 {
+            context.write(Self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: replies)), promise: nil)
+            unflushed = true
+        }
+        if let closeCode {
+            context.closeWebSocket(code: closeCode)
+        }
+    }
+
+    private func onPackage(_ type: PomeloPackageType, _ body: ByteBuffer, replies: inout ByteBuffer) throws(PomeloWireError) {
+        switch (type, phase) {
+        case (.handshake, .awaitingHandshake):
+            onHandshake(body, replies: &replies)
+        case (.handshakeAck, .awaitingAck):
+            phase = .working
+            // Pomelo starts the heartbeat exchange on the ack when it has one.
+            if heartbeatSeconds > 0 { replies.writePomeloPackage(.heartbeat) }
+        case (.heartbeat, .working):
+            replies.writePomeloPackage(.heartbeat)
+        case (.data, .working):
+            var body = body
+            let message = try body.readPomeloMessage()
+            let reply = handle(route: message.route, body: decodeJSON(message.body))
+            // A notify never gets an answer.
+            if let id = message.id {
+                writeResponse(id: id, body: reply, into: &replies)
+            }
+        default:
+            // Out of turn (data before the ack, a second handshake) or a kick
+            // from a client: ignored, as Pomelo does.
+            break
+        }
+    }
+
+    private func onHandshake(_ body: ByteBuffer, replies: inout ByteBuffer) {
+        let handshake = decodeJSON(body)
+        guard handshake["sys"] is [String: Any] else {
+            phase = .closing
+            replies.writePomeloPackage(.handshake) { $0.writeJSON(["code": 500]) }
+            return
+        }
+        var sys: [String: Any] = ["dict": [String: Any](), "protos": [String: Any]()]
+        // Pomelo leaves the heartbeat out when it has none.
+        if heartbeatSeconds > 0 { sys["heartbeat"] = heartbeatSeconds }
+        replies.writePomeloPackage(.handshake) { $0.writeJSON(["code": 200, "sys": sys]) }
+        phase = .awaitingAck
+    }
+
+    /// The application: every route is answered the same.
+    private func handle(route: String, body: [String: Any]) -> [String: Any] {
+        ["code": 200, "msg": "game server is ok."]
+    }
+
+    private func writeResponse(id: UInt32, body: [String: Any], into replies: inout ByteBuffer) {
+        replies.writePomeloPackage(.data) { out in
+            out.writeInteger(PomeloMessageType.response.rawValue << 1)
+            out.writePomeloVarint(id)
+            out.writeJSON(body)
+        }
+    }
+
+    /// A body that is not a JSON object counts as `{}`, as in Pomelo.
+    private func decodeJSON(_ buffer: ByteBuffer) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: buffer)) as? [String: Any] ?? [:]
+    }
+}
+
+extension ByteBuffer {
+    /// Sorted keys, so that replies are the same bytes from run to run.
+    mutating func writeJSON(_ object: [String: Any]) {
+        // Only fails for values JSON cannot hold, which the callers never pass.
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        writeData(data)
+    }
+}
