@@ -38,7 +38,7 @@ SCENARIOS = [
     ("pomelo-d1", "pomelo", ["--depth", "1"], ["shaddock", "nio"]),
     ("echo-d16", "ws-echo", ["--depth", "16"], ["uv-floor", "shaddock-echo", "nio-echo"]),
     ("pomelo-d16", "pomelo", ["--depth", "16"], ["shaddock", "nio"]),
-    ("connect", "connect", ["--connections", "50"], ["shaddock", "nio"]),
+    ("connect", "connect", ["--connections", "50", "--source", "127.0.0.1-127.0.0.60"], ["shaddock", "nio"]),
     ("hold-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512"], ["shaddock", "nio"]),
     ("broadcast-5000", "broadcast", ["--connections", "5000", "--depth", "128"], ["shaddock"]),
 ]
@@ -81,13 +81,16 @@ def run_one(scenario, server, args):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_listening(port, proc)
-        time.sleep(0.2)
+        # Start-up (the runtime's pages, lazily touched libraries) settles
+        # before the baseline of "RSS per session" is read.
+        time.sleep(1.0 if mode == "hold" else 0.2)
         baseline = rss_kib(proc.pid)
         load = ["taskset", "-c", args.load_core, LOAD, mode, "--port", str(port),
                 "--duration", str(args.duration), "--warmup", str(args.warmup),
                 "--server-pid", str(proc.pid)] + options
         if mode == "hold":
-            load[load.index("--duration") + 1] = "2"
+            # Idle sessions are measured idle: at the end of 3 s held.
+            load[load.index("--duration") + 1] = "3"
         out = subprocess.run(load, capture_output=True, text=True, timeout=600)
         lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
         if not lines:
@@ -97,7 +100,7 @@ def run_one(scenario, server, args):
         result["scenario"] = name
         result["rss_baseline_kib"] = baseline
         if mode == "hold" and result.get("server"):
-            held = result["server"]["rss_start_kib"] - baseline
+            held = result["server"]["rss_end_kib"] - baseline
             result["rss_per_session_bytes"] = held * 1024 / max(1, result["sessions_up"])
         return result
     finally:

@@ -64,6 +64,8 @@ struct shd_loop {
     shd_conn_t *dirty;          // connections with bytes to flush
     shd_chunk_t *free_chunks;
     size_t free_chunk_count;
+    size_t free_chunk_low;      // fewest free chunks since the last trim
+    uint64_t next_trim;         // loop time of the next pool trim
     shd_loop_stats_t stats;
     uv_timer_t interval;
     uint64_t tick_due;          // when the deadline tick should next run
@@ -92,6 +94,7 @@ shd_chunk_t *shd__chunk_get(shd_loop_t *loop);
 void shd__chunk_put(shd_loop_t *loop, shd_chunk_t *chunk);
 void shd__conn_flush(shd_conn_t *conn);
 void shd__conn_drop_output(shd_conn_t *conn);
+void shd__chunks_trim(shd_loop_t *loop);
 
 // shd_mailbox.c
 void shd__mailbox_drain(shd_loop_t *loop);

@@ -240,5 +240,9 @@ static void on_tick(uv_timer_t *timer) {
             shd__conn_begin_close(c, SHD_CLOSED_BY_US);
         }
     }
+    if (now >= loop->next_trim) {
+        shd__chunks_trim(loop);
+        loop->next_trim = now + 1000;
+    }
     if (loop->cb.on_tick) loop->cb.on_tick(loop->ctx);
 }

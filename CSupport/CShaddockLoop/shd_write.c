@@ -2,11 +2,17 @@
 // one write call per connection per loop iteration.
 #include "shd_internal.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 // Free chunks kept per loop; beyond this they go back to malloc.
 #define SHD_MAX_FREE_CHUNKS 4096
+// Free chunks never trimmed away: enough for a steady flow on many
+// connections without touching malloc.
+#define SHD_MIN_FREE_CHUNKS 64
+// Memory worth handing back to the system at a trim (see shd__chunks_trim).
+#define SHD_TRIM_RELEASE_BYTES (1u << 20)
 // Most chunks handed to one write call.
 #define SHD_MAX_IOV 64
 
@@ -20,7 +26,9 @@ shd_chunk_t *shd__chunk_get(shd_loop_t *loop) {
     if (c != NULL) {
         loop->free_chunks = c->next;
         loop->free_chunk_count--;
+        if (loop->free_chunk_count < loop->free_chunk_low) loop->free_chunk_low = loop->free_chunk_count;
     } else {
+        loop->free_chunk_low = 0;
         c = malloc(sizeof(*c));
         if (c == NULL) return NULL;
         SHD_STAT_ADD(loop, chunks_allocated, 1);
@@ -38,6 +46,24 @@ void shd__chunk_put(shd_loop_t *loop, shd_chunk_t *c) {
     c->next = loop->free_chunks;
     loop->free_chunks = c;
     loop->free_chunk_count++;
+}
+
+// A burst (a login storm, a huge broadcast) can leave thousands of chunks in
+// the pool. Chunks that stayed unused since the last trim are freed, down to
+// SHD_MIN_FREE_CHUNKS; when that is worth it, malloc gives the pages back to
+// the system, so idle sessions cost their own memory only.
+void shd__chunks_trim(shd_loop_t *loop) {
+    size_t excess = loop->free_chunk_low;
+    if (loop->free_chunk_count - excess < SHD_MIN_FREE_CHUNKS)
+        excess = loop->free_chunk_count > SHD_MIN_FREE_CHUNKS ? loop->free_chunk_count - SHD_MIN_FREE_CHUNKS : 0;
+    for (size_t i = 0; i < excess; i++) {
+        shd_chunk_t *c = loop->free_chunks;
+        loop->free_chunks = c->next;
+        free(c);
+    }
+    loop->free_chunk_count -= excess;
+    loop->free_chunk_low = loop->free_chunk_count;
+    if (excess * sizeof(shd_chunk_t) >= SHD_TRIM_RELEASE_BYTES) malloc_trim(0);
 }
 
 static void mark_dirty(shd_conn_t *c) {

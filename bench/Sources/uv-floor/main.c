@@ -1,7 +1,9 @@
 /* uv-floor: the smallest libuv WebSocket echo server, the floor the benchmark
  * compares against: syscalls and framing, nothing else. One loop, one thread.
  * Each data frame is echoed as it came (opcode and FIN kept, mask removed);
- * ping gets pong, close gets close. No TLS, no extensions. */
+ * ping gets pong, close gets close. No TLS, no extensions. The answers to
+ * everything one read brought go out in one write, as any server that
+ * pipelines does. */
 #define _GNU_SOURCE /* memmem */
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -99,7 +101,32 @@ static int conn_send(conn_t *c, uv_buf_t *bufs, int nbufs) {
     return 0;
 }
 
+/* The answers to one read, gathered for a single write. */
+static uint8_t *out;
+static size_t out_len, out_cap;
+
+static int out_append(const void *data, size_t n) {
+    if (out_len + n > out_cap) {
+        size_t cap = out_cap ? out_cap : 65536;
+        while (cap < out_len + n) cap *= 2;
+        uint8_t *bigger = realloc(out, cap);
+        if (bigger == NULL) return UV_ENOMEM;
+        out = bigger, out_cap = cap;
+    }
+    memcpy(out + out_len, data, n);
+    out_len += n;
+    return 0;
+}
+
+static int out_flush(conn_t *c) {
+    if (out_len == 0) return 0;
+    uv_buf_t b = uv_buf_init((char *)out, (unsigned)out_len);
+    out_len = 0;
+    return conn_send(c, &b, 1);
+}
+
 static int send_frame(conn_t *c, uint8_t first, const uint8_t *payload, size_t n) {
+    (void)c;
     uint8_t head[10];
     unsigned h = 2, i;
     head[0] = first;
@@ -111,8 +138,8 @@ static int send_frame(conn_t *c, uint8_t first, const uint8_t *payload, size_t n
         head[1] = 127, h = 10;
         for (i = 0; i < 8; i++) head[2 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
     }
-    uv_buf_t bufs[2] = {uv_buf_init((char *)head, h), uv_buf_init((char *)payload, (unsigned)n)};
-    return conn_send(c, bufs, 2);
+    if (out_append(head, h) < 0) return -1;
+    return out_append(payload, n);
 }
 
 /* Answers the upgrade request held in c->buf[0, end); 0 or -1 (close). */
@@ -187,6 +214,7 @@ static int on_frames(conn_t *c) {
             break;
         case 8: /* close: its status back (or 1000), then close once sent */
             if (send_frame(c, 0x88, n >= 2 ? payload : (const uint8_t *)"\x03\xe8", 2) < 0) return -1;
+            if (out_flush(c) < 0) return -1;
             conn_finish(c);
             break;
         case 9: /* ping */
@@ -200,7 +228,7 @@ static int on_frames(conn_t *c) {
     }
     memmove(c->buf, c->buf + off, c->len - off);
     c->len -= off;
-    return 0;
+    return out_flush(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
@@ -232,7 +260,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
         memmove(c->buf, c->buf + head, c->len - head);
         c->len -= head;
     }
-    if (on_frames(c) < 0) conn_close(c);
+    if (on_frames(c) < 0) {
+        out_len = 0;
+        conn_close(c);
+    }
 }
 
 static void on_connection(uv_stream_t *server, int status) {
