@@ -2,12 +2,12 @@ import NIOCore
 import NIOWebSocket
 
 /// Sends every text or binary message back as it came.
-final class EchoHandler: ChannelInboundHandler {
+final class EchoHandler: FlushesOncePerRead {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     private var closing = false
-    private var unflushed = false
+    var unflushed = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
@@ -28,18 +28,5 @@ final class EchoHandler: ChannelInboundHandler {
             // Pongs; continuations never get here, the aggregator joins them.
             break
         }
-    }
-
-    // One flush per read batch, not one per message.
-    func channelReadComplete(context: ChannelHandlerContext) {
-        if unflushed {
-            unflushed = false
-            context.flush()
-        }
-        context.fireChannelReadComplete()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
     }
 }

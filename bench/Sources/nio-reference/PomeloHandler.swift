@@ -5,7 +5,7 @@ import NIOWebSocket
 
 /// Pomelo over WebSocket binary messages (shared/design/PROTOCOL.md): the
 /// handshake, heartbeats, and one handler that answers every request.
-final class PomeloHandler: ChannelInboundHandler {
+final class PomeloHandler: FlushesOncePerRead {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
@@ -18,7 +18,7 @@ final class PomeloHandler: ChannelInboundHandler {
 
     private let heartbeatSeconds: Int
     private var phase = Phase.awaitingHandshake
-    private var unflushed = false
+    var unflushed = false
 
     init(heartbeatSeconds: Int) {
         self.heartbeatSeconds = heartbeatSeconds
@@ -42,18 +42,6 @@ final class PomeloHandler: ChannelInboundHandler {
         default:
             break
         }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        if unflushed {
-            unflushed = false
-            context.flush()
-        }
-        context.fireChannelReadComplete()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
     }
 
     /// Handles every package of one WebSocket message in order; the replies
