@@ -38,7 +38,7 @@ SCENARIOS = [
     ("pomelo-d1", "pomelo", ["--depth", "1"], ["shaddock", "nio"]),
     ("echo-d16", "ws-echo", ["--depth", "16"], ["uv-floor", "shaddock-echo", "nio-echo"]),
     ("pomelo-d16", "pomelo", ["--depth", "16"], ["shaddock", "nio"]),
-    ("connect", "connect", ["--connections", "50", "--source", "127.0.0.1-127.0.0.60"], ["shaddock", "nio"]),
+    ("connect", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60"], ["shaddock", "nio"]),
     ("hold-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512"], ["shaddock", "nio"]),
     ("broadcast-5000", "broadcast", ["--connections", "5000", "--depth", "128"], ["shaddock"]),
 ]
