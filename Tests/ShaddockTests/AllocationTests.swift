@@ -116,9 +116,7 @@ struct AllocationTests {
 
         let once = try server.loopAllocations { try driver.run(Self.requests) }
         let twice = try server.loopAllocations { try driver.run(2 * Self.requests) }
-        #expect(once <= Self.allowance, "\(kind): \(once) allocations on the loop for \(driver.per(Self.requests))")
-        #expect(twice <= Self.allowance, "\(kind): \(twice) allocations on the loop for \(driver.per(2 * Self.requests))")
-        #expect(twice <= once, "\(kind): allocations grow with the number of requests: \(once) then \(twice)")
+        Self.expectFlat(once, twice, "\(kind): ", per: driver.per, of: "requests")
         #expect(server.counter(.responses) == UInt64(driver.answered))
     }
 
@@ -132,9 +130,15 @@ struct AllocationTests {
 
         let once = try server.loopAllocations { try driver.run(Self.requests) }
         let twice = try server.loopAllocations { try driver.run(2 * Self.requests) }
-        #expect(once <= Self.allowance, "\(once) allocations on the loop for \(driver.per(Self.requests))")
-        #expect(twice <= Self.allowance, "\(twice) allocations on the loop for \(driver.per(2 * Self.requests))")
-        #expect(twice <= once, "allocations grow with the number of frames: \(once) then \(twice)")
+        Self.expectFlat(once, twice, "", per: driver.per, of: "frames")
+    }
+
+    /// N and 2N messages each stay within the allowance, and twice the
+    /// messages never cost more.
+    static func expectFlat(_ once: UInt64, _ twice: UInt64, _ prefix: String, per: (Int) -> String, of what: String) {
+        #expect(once <= allowance, "\(prefix)\(once) allocations on the loop for \(per(requests))")
+        #expect(twice <= allowance, "\(prefix)\(twice) allocations on the loop for \(per(2 * requests))")
+        #expect(twice <= once, "\(prefix)allocations grow with the number of \(what): \(once) then \(twice)")
     }
 }
 

@@ -95,8 +95,10 @@ public enum WebSocketFrameParser {
         return .frame(WebSocketFrame(fin: fin, opcode: opcode, payload: start..<start + n, end: start + n))
     }
 
+    /// XORs `payload` with the 4-byte key at `maskAt`, in place: it unmasks
+    /// a client frame, and masks one (clients and load generators).
     @inlinable
-    static func unmask(_ bytes: UnsafeMutableRawBufferPointer, maskAt m: Int, payload: Range<Int>) {
+    public static func unmask(_ bytes: UnsafeMutableRawBufferPointer, maskAt m: Int, payload: Range<Int>) {
         guard !payload.isEmpty else { return }
         let key = bytes.loadUnaligned(fromByteOffset: m, as: UInt32.self)
         let base = bytes.baseAddress! + payload.lowerBound

@@ -18,33 +18,12 @@ enum ClientWire {
     /// writing its header just before them; returns where the frame starts.
     /// `payloadAt` must leave `frameRoom` bytes in front.
     static func maskInPlace(_ out: UnsafeMutableRawBufferPointer, payloadAt p: Int, length n: Int,
-                            opcode: UInt8 = 0x2, mask: UInt32) -> Int {
-        let lengthBytes = n < 126 ? 0 : n <= 0xFFFF ? 2 : 8
-        let start = p - 2 - lengthBytes - 4
-        out[start] = 0x80 | opcode
-        if n < 126 {
-            out[start + 1] = 0x80 | UInt8(n)
-        } else if n <= 0xFFFF {
-            out[start + 1] = 0x80 | 126
-            out[start + 2] = UInt8(n >> 8)
-            out[start + 3] = UInt8(truncatingIfNeeded: n)
-        } else {
-            out[start + 1] = 0x80 | 127
-            for k in 0..<8 { out[start + 2 + k] = UInt8(truncatingIfNeeded: UInt64(n) >> UInt64(56 - 8 * k)) }
-        }
+                            mask: UInt32) -> Int {
+        let start = p - WebSocketFrameEncoder.headerLength(payloadLength: n) - 4
+        _ = WebSocketFrameEncoder.writeHeader(.binary, payloadLength: n, into: out, at: start)
+        out[start + 1] |= 0x80  // the mask bit: client frames are masked
         out.storeBytes(of: mask, toByteOffset: p - 4, as: UInt32.self)
-        let base = out.baseAddress! + p
-        let key64 = UInt64(mask) | UInt64(mask) << 32
-        var i = 0
-        while i + 8 <= n {
-            base.storeBytes(of: base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ key64, toByteOffset: i, as: UInt64.self)
-            i += 8
-        }
-        while i < n {
-            let k = UInt8(truncatingIfNeeded: mask >> UInt32(8 * (i & 3)))
-            base.storeBytes(of: base.load(fromByteOffset: i, as: UInt8.self) ^ k, toByteOffset: i, as: UInt8.self)
-            i += 1
-        }
+        WebSocketFrameParser.unmask(out, maskAt: p - 4, payload: p..<p + n)
         return start
     }
 

@@ -28,23 +28,14 @@ struct Outcome {
         return Double(plan.mode == .broadcast ? pushes : completed) / seconds
     }
 
-    var unit: String {
+    /// What the headline figure counts, one and many.
+    var units: (one: String, many: String) {
         switch plan.mode {
-        case .wsEcho: "echoes"
-        case .pomelo, .pomeloTCP: "requests"
-        case .connect: "setups"
-        case .hold: "sessions"
-        case .broadcast: "pushes"
-        }
-    }
-
-    var singular: String {
-        switch plan.mode {
-        case .wsEcho: "echo"
-        case .pomelo, .pomeloTCP: "request"
-        case .connect: "setup"
-        case .hold: "session"
-        case .broadcast: "push"
+        case .wsEcho: ("echo", "echoes")
+        case .pomelo, .pomeloTCP: ("request", "requests")
+        case .connect: ("setup", "setups")
+        case .hold: ("session", "sessions")
+        case .broadcast: ("push", "pushes")
         }
     }
 
@@ -59,7 +50,7 @@ struct Outcome {
         if plan.mode == .hold {
             lines.append("  held       \(sessionsUp) sessions for \(format(seconds, digits: 1)) s")
         } else {
-            lines.append("  \(unit.padding(9))  \(pushes + completed == 0 ? "0" : String(plan.mode == .broadcast ? pushes : completed))"
+            lines.append("  \(units.many.padding(9))  \(plan.mode == .broadcast ? pushes : completed)"
                 + " in \(format(seconds, digits: 2)) s = \(format(throughput, digits: 0))/s")
             if plan.mode == .broadcast { lines.append("  sends      \(completed) (\(format(Double(completed) / max(seconds, 1e-9), digits: 0))/s)") }
             let q = Self.quantiles.map { "\($0.0) \(format(micros(histogram.quantile($0.1)), digits: 0))" }
@@ -68,7 +59,7 @@ struct Outcome {
         if let server {
             let cpu = Double(server.end.cpuNanos - server.start.cpuNanos) / 1e9
             lines.append("  server     CPU \(format(cpu, digits: 2)) s"
-                + (serverMicrosPerOp.map { " = \(format($0, digits: 3)) µs per \(singular)" } ?? "")
+                + (serverMicrosPerOp.map { " = \(format($0, digits: 3)) µs per \(units.one)" } ?? "")
                 + ", RSS \(server.start.rssKiB) → \(server.end.rssKiB) KiB")
         }
         let errorText = ErrorKind.allCases.filter { errors[$0] > 0 }.map { "\($0.name) \(errors[$0])" }

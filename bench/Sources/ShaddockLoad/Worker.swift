@@ -145,9 +145,9 @@ final class Worker: @unchecked Sendable {
 
     private func checkTimeouts(now: UInt64) {
         for s in slots where s.isLive {
-            let settingUp = s.phase != .running && s.phase != .holding
-            let since = settingUp ? s.setupStartedAt : s.lastProgressAt
-            if (settingUp || s.outstanding > 0) && now - since > plan.timeoutNanos {
+            let inSetup = s.phase != .running && s.phase != .holding
+            let since = inSetup ? s.setupStartedAt : s.lastProgressAt
+            if (inSetup || s.outstanding > 0) && now - since > plan.timeoutNanos {
                 fail(s, .timeout)
             }
         }
@@ -257,7 +257,7 @@ final class Worker: @unchecked Sendable {
         s.sentID[k] = id
         if s.outstanding == 0 { s.lastProgressAt = now }
         s.outstanding += 1
-        let end = ClientWire.writeRequest(id: id, route: s.isSender || plan.mode == .broadcast ? Self.chatRoute(s) : route,
+        let end = ClientWire.writeRequest(id: id, route: plan.mode == .broadcast ? Self.chatRoute(s) : route,
                                           body: body, into: scratch, at: ClientWire.frameRoom)
         sendScratch(s, end: end)
     }
