@@ -89,7 +89,7 @@ int shd_loop_listen(shd_loop_t *loop, const char *host, int port, int *bound_por
     if (fd < 0) return SHD_EBIND;
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        (!loop->opt.exclusive_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
         bind(fd, (struct sockaddr *)&ss, sslen) != 0 ||
         listen(fd, loop->opt.backlog) != 0) {
         int saved = errno;

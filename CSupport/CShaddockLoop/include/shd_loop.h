@@ -10,8 +10,9 @@
 // appended to pooled fixed-size chunks and flushed once per loop iteration:
 // everything a connection sends in one iteration goes out in one write call.
 //
-// Threads: every function except shd_loop_wake must be called on the loop's
-// own thread. Errors are negative SHD_E* values.
+// Threads: every function except shd_loop_wake, shd_loop_post,
+// shd_loop_on_thread, shd_loop_lag_ms and shd_loop_get_stats must be called
+// on the loop's own thread. Errors are negative SHD_E* values.
 #ifndef SHD_LOOP_H
 #define SHD_LOOP_H
 
@@ -85,6 +86,7 @@ typedef struct shd_loop_options {
     uint32_t linger_ms;       // graceful close: longest wait for the peer's EOF (default 2000)
     int backlog;              // listen backlog (default 1024)
     size_t max_posted;        // most bounded items waiting in the mailbox (default 65536)
+    int exclusive_port;       // 1: listen without SO_REUSEPORT, so a port in use is an error
 } shd_loop_options_t;
 
 typedef struct shd_loop_stats {
@@ -112,7 +114,8 @@ shd_loop_t *shd_loop_new(const shd_callbacks_t *callbacks, void *ctx, const shd_
 /// Opens a listening socket with SO_REUSEADDR and SO_REUSEPORT on host:port
 /// (numeric IPv4 or IPv6; port 0 picks one). Stores the bound port in
 /// *bound_port. Several loops may listen on the same port: the kernel
-/// spreads connections between them.
+/// spreads connections between them. With the exclusive_port option the
+/// socket gets no SO_REUSEPORT: the port is this loop's alone.
 int shd_loop_listen(shd_loop_t *loop, const char *host, int port, int *bound_port);
 
 /// Opens an outgoing connection to host:port (numeric IPv4 or IPv6), from
