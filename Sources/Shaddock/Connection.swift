@@ -194,6 +194,11 @@ final class Connection {
         isGone = true
         loop.closed(self)
         counters.add(.connectionsClosed)
+        switch transport {
+        case .websocket: counters.add(.websocketClosed)
+        case .tcp: counters.add(.tcpClosed)
+        case .sniffing, .http: break
+        }
         if Int(reason) == SHD_CLOSED_OVERSIZE {
             counters.add(.oversizeMessages)
             logger.info("closed: peer sent more than the buffering limit")

@@ -8,6 +8,10 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     case websocketUpgrades
     case httpRejected
     case tcpConnections
+    /// Connections closed after their transport was decided: with the two
+    /// above, the open connections by transport.
+    case websocketClosed
+    case tcpClosed
     case unknownTransport
     case handshakes
     case handshakeRefused

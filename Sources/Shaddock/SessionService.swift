@@ -16,6 +16,7 @@ public final class SessionService: Sendable {
     private let shards: [Shard] = (0..<SessionService.shardCount).map { _ in Shard() }
     private let policy: Mutex<MultiLoginPolicy>
     private let counts = Atomic<Int>(0)
+    private let bound = Atomic<Int>(0)
 
     init(policy: MultiLoginPolicy = .kickOld) { self.policy = Mutex(policy) }
 
@@ -30,6 +31,9 @@ public final class SessionService: Sendable {
 
     /// Sessions open now.
     public var count: Int { counts.load(ordering: .relaxed) }
+
+    /// Open sessions bound to a uid.
+    public var boundCount: Int { bound.load(ordering: .relaxed) }
 
     /// The session with this id, if it is open.
     public func get(_ id: UInt64) -> Session? { shard(id).byID.withLock { $0[id] } }
@@ -92,6 +96,7 @@ public final class SessionService: Sendable {
                 return others
             }
         }
+        bound.add(1, ordering: .relaxed)
         for old in displaced {
             session.loop.counters.add(.multiLoginKicks)
             // Its close unbinds only itself: the uid stays with the new one.
@@ -100,6 +105,7 @@ public final class SessionService: Sendable {
     }
 
     func unbind(_ session: Session, uid: String) {
+        bound.subtract(1, ordering: .relaxed)
         shard(uid).byUID.withLock { table in
             guard var list = table[uid] else { return }
             list.removeAll { $0 === session }
