@@ -1,0 +1,271 @@
+import CShaddockLoop
+
+/// The numbers of one scrape. They are read when `/metrics` is asked for,
+/// from the counters the loops keep anyway (each written by its own loop
+/// thread, read here with relaxed atomic loads): the hot path does no work
+/// for metrics.
+struct MetricsSnapshot {
+    /// Each loop's `GatewayCounter`s, by raw value.
+    var counters: [[UInt64]] = []
+    /// The C shim's counters, summed over the loops.
+    var transport = TransportStats()
+    /// Each loop's lag, in milliseconds.
+    var lagMilliseconds: [UInt64] = []
+    var sessions = 0
+    var boundSessions = 0
+    var draining = false
+
+    init() {}
+
+    init(loops: [EventLoop], sessions: SessionService, draining: Bool) {
+        for loop in loops {
+            counters.append(GatewayCounter.allCases.map { loop.counters.load($0) })
+            let stats = loop.stats()
+            transport.add(stats)
+            lagMilliseconds.append(stats.lag_ms)
+        }
+        self.sessions = sessions.count
+        boundSessions = sessions.boundCount
+        self.draining = draining
+    }
+
+    func total(_ c: GatewayCounter) -> UInt64 {
+        counters.reduce(0) { $0 &+ $1[c.rawValue] }
+    }
+
+    /// Open connections by transport. A loop's counters are read one after
+    /// the other while it runs, so a difference is clamped at zero rather
+    /// than wrapping when a close was counted after its open was read.
+    func openConnections() -> (websocket: UInt64, tcp: UInt64, unknown: UInt64) {
+        func open(_ opened: UInt64, _ closed: UInt64) -> UInt64 { opened > closed ? opened - closed : 0 }
+        var result: (websocket: UInt64, tcp: UInt64, unknown: UInt64) = (0, 0, 0)
+        for c in counters {
+            let all = open(c[GatewayCounter.connectionsAccepted.rawValue], c[GatewayCounter.connectionsClosed.rawValue])
+            let websocket = open(c[GatewayCounter.websocketUpgrades.rawValue], c[GatewayCounter.websocketClosed.rawValue])
+            let tcp = open(c[GatewayCounter.tcpConnections.rawValue], c[GatewayCounter.tcpClosed.rawValue])
+            result.websocket += websocket
+            result.tcp += tcp
+            result.unknown += open(all, websocket + tcp)
+        }
+        return result
+    }
+}
+
+/// The Prometheus text exposition (format 0.0.4) of a snapshot.
+enum MetricsExposition {
+    static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    static func render(_ s: MetricsSnapshot) -> String {
+        var samples = [[(labels: String, value: String)]](repeating: [], count: MetricFamily.allCases.count)
+        func add(_ family: MetricFamily, _ labels: String, _ value: String) {
+            samples[family.rawValue].append((labels, value))
+        }
+        for c in GatewayCounter.allCases {
+            let (family, labels) = c.exposition
+            add(family, labels, String(s.total(c)))
+        }
+        for family in MetricFamily.allCases {
+            if let value = family.transportValue(s.transport) { add(family, "", String(value)) }
+        }
+        let open = s.openConnections()
+        add(.connectionsOpen, #"transport="websocket""#, String(open.websocket))
+        add(.connectionsOpen, #"transport="tcp""#, String(open.tcp))
+        add(.connectionsOpen, #"transport="unknown""#, String(open.unknown))
+        add(.sessions, "", String(s.sessions))
+        add(.boundSessions, "", String(s.boundSessions))
+        for (i, ms) in s.lagMilliseconds.enumerated() {
+            add(.loopLag, "loop=\"\(i)\"", String(Double(ms) / 1000))
+        }
+        add(.draining, "", s.draining ? "1" : "0")
+
+        var out = ""
+        out.reserveCapacity(8192)
+        for family in MetricFamily.allCases where !samples[family.rawValue].isEmpty {
+            out += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.isCounter ? "counter" : "gauge")\n"
+            for sample in samples[family.rawValue] {
+                out += family.name
+                if !sample.labels.isEmpty { out += "{\(sample.labels)}" }
+                out += " \(sample.value)\n"
+            }
+        }
+        return out
+    }
+}
+
+/// The metric families `/metrics` lists, in this order.
+enum MetricFamily: Int, CaseIterable {
+    case connectionsAccepted, connectionsClosed, connectionsOpen, transportConnections, transportConnectionsClosed
+    case sessions, boundSessions
+    case handshakes, heartbeats, requests, asyncRequests, responses, notifies
+    case pushes, pushBatches, pushesNotDelivered, kicks, multiLoginKicks, slowConsumers, slowHandlers
+    case websocketPings, websocketCloseFrames
+    case errors
+    case receivedBytes, sentBytes, reads, writeCalls, flushes, writeOverflows, writeChunksAllocated
+    case mailboxPosted, mailboxRefused
+    case loopLag, draining
+
+    var name: String {
+        switch self {
+        case .connectionsAccepted: return "shaddock_connections_accepted_total"
+        case .connectionsClosed: return "shaddock_connections_closed_total"
+        case .connectionsOpen: return "shaddock_connections_open"
+        case .transportConnections: return "shaddock_transport_connections_total"
+        case .transportConnectionsClosed: return "shaddock_transport_connections_closed_total"
+        case .sessions: return "shaddock_sessions"
+        case .boundSessions: return "shaddock_sessions_bound"
+        case .handshakes: return "shaddock_handshakes_total"
+        case .heartbeats: return "shaddock_heartbeats_total"
+        case .requests: return "shaddock_requests_total"
+        case .asyncRequests: return "shaddock_async_requests_total"
+        case .responses: return "shaddock_responses_total"
+        case .notifies: return "shaddock_notifies_total"
+        case .pushes: return "shaddock_pushes_total"
+        case .pushBatches: return "shaddock_push_batches_total"
+        case .pushesNotDelivered: return "shaddock_pushes_not_delivered_total"
+        case .kicks: return "shaddock_kicks_total"
+        case .multiLoginKicks: return "shaddock_multi_login_kicks_total"
+        case .slowConsumers: return "shaddock_slow_consumers_total"
+        case .slowHandlers: return "shaddock_slow_handlers_total"
+        case .websocketPings: return "shaddock_websocket_pings_total"
+        case .websocketCloseFrames: return "shaddock_websocket_close_frames_total"
+        case .errors: return "shaddock_errors_total"
+        case .receivedBytes: return "shaddock_received_bytes_total"
+        case .sentBytes: return "shaddock_sent_bytes_total"
+        case .reads: return "shaddock_reads_total"
+        case .writeCalls: return "shaddock_write_calls_total"
+        case .flushes: return "shaddock_flushes_total"
+        case .writeOverflows: return "shaddock_write_overflows_total"
+        case .writeChunksAllocated: return "shaddock_write_chunks_allocated_total"
+        case .mailboxPosted: return "shaddock_mailbox_posted_total"
+        case .mailboxRefused: return "shaddock_mailbox_refused_total"
+        case .loopLag: return "shaddock_loop_lag_seconds"
+        case .draining: return "shaddock_draining"
+        }
+    }
+
+    var isCounter: Bool {
+        switch self {
+        case .connectionsOpen, .sessions, .boundSessions, .loopLag, .draining: return false
+        default: return true
+        }
+    }
+
+    var help: String {
+        switch self {
+        case .connectionsAccepted: return "Client connections accepted, refused ones included."
+        case .connectionsClosed: return "Client connections closed."
+        case .connectionsOpen:
+            return "Client connections open, by transport; unknown: not decided yet (no byte read, or an HTTP request not yet upgraded)."
+        case .transportConnections: return "Connections whose transport was decided: WebSocket upgrades and raw TCP connections."
+        case .transportConnectionsClosed: return "Connections closed after their transport was decided."
+        case .sessions: return "Sessions open."
+        case .boundSessions: return "Sessions open and bound to a uid."
+        case .handshakes: return "Pomelo handshakes answered with code 200."
+        case .heartbeats: return "Heartbeats received."
+        case .requests: return "Pomelo requests received."
+        case .asyncRequests: return "Requests that ran as tasks (an async handler or filter)."
+        case .responses: return "Responses sent."
+        case .notifies: return "Pomelo notifies received."
+        case .pushes: return "Push packages written to connections."
+        case .pushBatches: return "Push batches: one write unit per connection per flush."
+        case .pushesNotDelivered:
+            return "Pushes not sent: dropped by the drop slow-consumer policy, to a closed or not yet ready session, or too large to encode."
+        case .kicks: return "Kick packages sent."
+        case .multiLoginKicks: return "Older sessions kicked because their uid logged in again."
+        case .slowConsumers:
+            return "Connections past maxPendingBytes: kicked by the kick policy, or closed because a response did not fit."
+        case .slowHandlers: return "Handlers slower than the time filter's threshold."
+        case .websocketPings: return "WebSocket pings received."
+        case .websocketCloseFrames: return "WebSocket close frames received."
+        case .errors: return "Refusals, timeouts and errors, by kind."
+        case .receivedBytes: return "Bytes read from client connections."
+        case .sentBytes: return "Bytes written to client connections."
+        case .reads: return "Reads that delivered bytes."
+        case .writeCalls: return "Write system calls (at most one per connection per loop iteration)."
+        case .flushes: return "Connections flushed."
+        case .writeOverflows: return "Writes refused because a connection's unsent bytes would pass maxPendingBytes."
+        case .writeChunksAllocated: return "Write chunks taken from malloc rather than a loop's pool."
+        case .mailboxPosted: return "Items delivered through the loops' mailboxes (pushes, kicks and task jobs from other threads)."
+        case .mailboxRefused: return "Bounded items refused because a loop's mailbox was full."
+        case .loopLag: return "How late each loop's last timer tick ran."
+        case .draining: return "1 while the server drains (/healthz answers 503), else 0."
+        }
+    }
+
+    /// The value of the C shim's counter behind this family, if one is.
+    func transportValue(_ t: TransportStats) -> UInt64? {
+        switch self {
+        case .receivedBytes: return t.bytesIn
+        case .sentBytes: return t.bytesOut
+        case .reads: return t.reads
+        case .writeCalls: return t.writeCalls
+        case .flushes: return t.flushes
+        case .writeOverflows: return t.overflows
+        case .writeChunksAllocated: return t.chunksAllocated
+        case .mailboxPosted: return t.posted
+        case .mailboxRefused: return t.postRefused
+        default: return nil
+        }
+    }
+}
+
+extension GatewayCounter {
+    /// Where the counter appears in `/metrics`: its family and labels. The
+    /// switch has no default, so a new counter does not build until it has
+    /// a place.
+    var exposition: (family: MetricFamily, labels: String) {
+        switch self {
+        case .connectionsAccepted: return (.connectionsAccepted, "")
+        case .connectionsClosed: return (.connectionsClosed, "")
+        case .websocketUpgrades: return (.transportConnections, #"transport="websocket""#)
+        case .tcpConnections: return (.transportConnections, #"transport="tcp""#)
+        case .websocketClosed: return (.transportConnectionsClosed, #"transport="websocket""#)
+        case .tcpClosed: return (.transportConnectionsClosed, #"transport="tcp""#)
+        case .handshakes: return (.handshakes, "")
+        case .heartbeatsReceived: return (.heartbeats, "")
+        case .requests: return (.requests, "")
+        case .asyncRequests: return (.asyncRequests, "")
+        case .responses: return (.responses, "")
+        case .notifies: return (.notifies, "")
+        case .pushes: return (.pushes, "")
+        case .pushBatches: return (.pushBatches, "")
+        case .pushesDropped: return (.pushesNotDelivered, #"reason="dropped""#)
+        case .pushesUndeliverable: return (.pushesNotDelivered, #"reason="undeliverable""#)
+        case .pushesUnencodable: return (.pushesNotDelivered, #"reason="unencodable""#)
+        case .kicks: return (.kicks, "")
+        case .multiLoginKicks: return (.multiLoginKicks, "")
+        case .slowConsumerKicks: return (.slowConsumers, #"action="kick""#)
+        case .slowConsumerCloses: return (.slowConsumers, #"action="close""#)
+        case .slowHandlers: return (.slowHandlers, "")
+        case .websocketPings: return (.websocketPings, "")
+        case .websocketCloses: return (.websocketCloseFrames, "")
+        case .httpRejected: return Self.error("http_rejected")
+        case .unknownTransport: return Self.error("unknown_transport")
+        case .handshakeRefused: return Self.error("handshake_refused")
+        case .handshakeTimeouts: return Self.error("handshake_timeout")
+        case .heartbeatTimeouts: return Self.error("heartbeat_timeout")
+        case .ignoredBeforeAck: return Self.error("ignored_before_ack")
+        case .ignoredPackages: return Self.error("ignored_package")
+        case .unknownRoutes: return Self.error("unknown_route")
+        case .handlerErrors: return Self.error("handler_error")
+        case .invalidJSONBodies: return Self.error("invalid_json_body")
+        case .badMessages: return Self.error("bad_message")
+        case .badPackages: return Self.error("bad_package")
+        case .oversizeMessages: return Self.error("oversize_message")
+        case .websocketProtocolErrors: return Self.error("websocket_protocol")
+        case .websocketTextRefused: return Self.error("websocket_text_refused")
+        case .blacklistRefused: return Self.error("blacklisted")
+        case .connectionLimitRefused: return Self.error("connection_limit")
+        case .filterRejections: return Self.error("filter_rejected")
+        case .tooBusyRefusals: return Self.error("too_busy")
+        case .serialQueueFull: return Self.error("serial_queue_full")
+        case .serialTimeouts: return Self.error("serial_timeout")
+        case .requestTimeouts: return Self.error("request_timeout")
+        case .lateAnswers: return Self.error("late_answer")
+        }
+    }
+
+    private static func error(_ kind: String) -> (family: MetricFamily, labels: String) {
+        (.errors, "kind=\"\(kind)\"")
+    }
+}
