@@ -32,6 +32,13 @@ public struct GatewayConfiguration: Sendable {
     public var lingerMilliseconds = 2000
     public var logLevel: Logger.Level = .info
 
+    /// Numeric IPv4 or IPv6 address of the admin listener (`/metrics`,
+    /// `/healthz`); loopback by default, as it is not meant for clients.
+    public var adminHost = "127.0.0.1"
+    /// Port of the admin listener: nil turns it off, 0 picks a free one
+    /// (see `Server.adminPort`).
+    public var adminPort: Int?
+
     /// This server's `id` in servers.json.
     public var serverID = "connector-server-1"
     /// This server's type: the servers.json key its entry is under.
@@ -87,6 +94,11 @@ public struct GatewayConfiguration: Sendable {
         if !(1...10_000).contains(timerTickMilliseconds) { throw .invalid("timerTickMilliseconds", "not in 1...10000") }
         if lingerMilliseconds < 1 { throw .invalid("lingerMilliseconds", "must be positive") }
         if IPAddress(host) == nil { throw .invalid("host", "\"\(host)\" is not a numeric IPv4 or IPv6 address") }
+        if IPAddress(adminHost) == nil {
+            throw .invalid("adminHost", "\"\(adminHost)\" is not a numeric IPv4 or IPv6 address")
+        }
+        if let p = adminPort, !(0...65535).contains(p) { throw .invalid("adminPort", "\(p) is not in 0...65535") }
+        if let p = adminPort, p != 0, p == port { throw .invalid("adminPort", "\(p) is the port clients connect to") }
         if serverID.isEmpty { throw .invalid("serverID", "must not be empty") }
         if serverType.isEmpty { throw .invalid("serverType", "must not be empty") }
         if let m = maxConnections, m < 1 { throw .invalid("maxConnections", "must be positive") }

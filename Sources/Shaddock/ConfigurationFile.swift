@@ -88,6 +88,8 @@ extension GatewayConfiguration {
             case "timerTickMilliseconds": timerTickMilliseconds = try value.int(at: path)
             case "lingerMilliseconds": lingerMilliseconds = try value.int(at: path)
             case "logLevel": logLevel = Logger.Level(rawValue: try value.oneOf(Logger.Level.allCases.map(\.rawValue), at: path))!
+            case "adminHost": adminHost = try value.string(at: path)
+            case "adminPort": adminPort = try value.int(at: path)
             default: throw .unknownKey(path)
             }
         }

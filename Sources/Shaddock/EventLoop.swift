@@ -80,13 +80,7 @@ final class EventLoop: @unchecked Sendable {
         Unmanaged<EventLoop>.fromOpaque(ctx!).takeUnretainedValue()
     }
 
-    func listen(host: String, port: Int) throws -> Int {
-        var bound: Int32 = 0
-        let rc = shd_loop_listen(raw, host, Int32(port), &bound)
-        if Int(rc) == SHD_EADDR { throw ServerError.badAddress(host) }
-        if rc != 0 { throw ServerError.listen(host: host, port: port, errno: errno) }
-        return Int(bound)
-    }
+    func listen(host: String, port: Int) throws -> Int { try listenOn(raw, host: host, port: port) }
 
     /// Runs until stopped; called on the loop's own thread.
     func run() { shd_loop_run(raw) }
@@ -196,6 +190,16 @@ final class EventLoop: @unchecked Sendable {
         shd_loop_get_stats(raw, &s)
         return s
     }
+}
+
+/// Opens a C loop's listening socket; returns its port (the one picked, for
+/// port 0).
+func listenOn(_ loop: OpaquePointer, host: String, port: Int) throws -> Int {
+    var bound: Int32 = 0
+    let rc = shd_loop_listen(loop, host, Int32(port), &bound)
+    if Int(rc) == SHD_EADDR { throw ServerError.badAddress(host) }
+    if rc != 0 { throw ServerError.listen(host: host, port: port, errno: errno) }
+    return Int(bound)
 }
 
 public enum ServerError: Error, CustomStringConvertible {

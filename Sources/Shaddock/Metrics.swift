@@ -269,3 +269,16 @@ extension GatewayCounter {
         (.errors, "kind=\"\(kind)\"")
     }
 }
+
+/// What a scrape reads: the loops, the session table and the health flag.
+/// It holds no reference to the server, so the admin thread keeping it does
+/// not keep the server alive.
+struct MetricsSource: Sendable {
+    let loops: [EventLoop]
+    let sessions: SessionService
+    let health: HealthState
+
+    func render() -> String {
+        MetricsExposition.render(MetricsSnapshot(loops: loops, sessions: sessions, draining: health.isDraining))
+    }
+}

@@ -18,6 +18,10 @@ public final class Server: @unchecked Sendable {
     private var started = false
     /// The port the server listens on (useful when configured with port 0).
     public private(set) var port = 0
+    /// The admin listener's port (`/metrics`, `/healthz`); nil when it is off.
+    public private(set) var adminPort: Int?
+    private var admin: AdminServer?
+    private let health = HealthState()
 
     /// A Pomelo gateway serving `application`.
     public convenience init(application: Application, configuration: GatewayConfiguration,
@@ -44,6 +48,13 @@ public final class Server: @unchecked Sendable {
     public func start() throws {
         guard !started else { throw ServerError.alreadyStarted }
         started = true
+        if let adminPort = configuration.adminPort {
+            // Bound first: a port in use stops the start before clients can connect.
+            let admin = try AdminServer(logger: core.logger)
+            self.adminPort = try admin.listen(host: configuration.adminHost, port: adminPort)
+            self.admin = admin
+            core.logger.info("admin listening on \(configuration.adminHost):\(self.adminPort!)")
+        }
         var port = configuration.port
         for i in 0..<configuration.threads {
             let loop = try EventLoop(index: i, core: core)
@@ -55,19 +66,18 @@ public final class Server: @unchecked Sendable {
         self.port = port
         core.channels.attach(loops: loops, core: core)
         for loop in loops {
-            var tid = pthread_t()
-            let arg = Unmanaged.passRetained(loop).toOpaque()
-            let rc = pthread_create(&tid, nil, { arg in
-                let loop = Unmanaged<EventLoop>.fromOpaque(arg!).takeRetainedValue()
-                loop.run()
-                return nil
-            }, arg)
-            if rc != 0 {
-                Unmanaged<EventLoop>.fromOpaque(arg).release()
+            guard let tid = startThread({ loop.run() }) else {
                 stop()
                 throw ServerError.threadCreation
             }
             threads.append(tid)
+        }
+        if let admin {
+            let source = MetricsSource(loops: loops, sessions: core.sessions, health: health)
+            do { try admin.start(metrics: source.render, health: health) } catch {
+                stop()
+                throw error
+            }
         }
     }
 
@@ -75,6 +85,7 @@ public final class Server: @unchecked Sendable {
     /// Safe from any thread; returns at once (see `wait`).
     public func stop() {
         for loop in loops { loop.requestStop() }
+        admin?.requestStop()
     }
 
     /// Starts the server and runs until SIGINT or SIGTERM, then stops it
@@ -100,6 +111,7 @@ public final class Server: @unchecked Sendable {
     public func wait() {
         for tid in threads { pthread_join(tid, nil) }
         threads.removeAll()
+        admin?.wait()
     }
 
     /// A counter summed over the loops.
@@ -118,6 +130,20 @@ public final class Server: @unchecked Sendable {
         for loop in loops { total.add(loop.stats()) }
         return total
     }
+
+    /// Every counter in the Prometheus text format (0.0.4), as the admin
+    /// listener's `/metrics` serves it (README, "Metrics"). Any thread.
+    public func metrics() -> String {
+        MetricsSource(loops: loops, sessions: core.sessions, health: health).render()
+    }
+
+    /// Whether `/healthz` answers 503 `draining` (true) or 200 `ok`: set
+    /// while the server drains so a load balancer stops sending clients.
+    /// Any thread.
+    public func setHealth(draining: Bool) { health.isDraining = draining }
+
+    /// Whether `/healthz` answers 503 `draining`.
+    public var isDraining: Bool { health.isDraining }
 
     /// Replaces the blacklist (exact addresses, CIDR ranges, regular
     /// expressions) without touching open sessions; new connections are

@@ -28,10 +28,18 @@ struct ListenOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
+    @Option(help: "Address of the admin listener, /metrics and /healthz (numeric IPv4 or IPv6; default 127.0.0.1).")
+    var adminHost: String?
+
+    @Option(help: "Port of the admin listener (0 picks a free one; default: no admin listener).")
+    var adminPort: Int?
+
     func apply(to config: inout GatewayConfiguration) throws {
         if let host { config.host = host }
         if let port { config.port = port }
         if let threads { config.threads = threads }
+        if let adminHost { config.adminHost = adminHost }
+        if let adminPort { config.adminPort = adminPort }
         if let logLevel {
             guard let level = Logger.Level(rawValue: logLevel) else {
                 throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
