@@ -24,6 +24,7 @@ final class GatewayCore: Sendable {
     let channels: ChannelService
     let blacklist: HostBlacklist
     let connectionLimit: ConnectionLimit
+    let addressLimit: AddressLimit
     let responder: HandshakeResponder
     let checkClient: (@Sendable (String?, String?) -> Bool)?
     let handshakeHook: (@Sendable (ClientHandshake) throws -> JSONValue?)?
@@ -53,6 +54,7 @@ final class GatewayCore: Sendable {
         channels = application.channels
         blacklist = try HostBlacklist(config.blacklist)
         connectionLimit = ConnectionLimit(max: config.maxConnections)
+        addressLimit = AddressLimit(max: config.maxConnectionsPerAddress)
         responder = HandshakeResponder(heartbeatSeconds: config.heartbeatSeconds,
                                        dictionary: config.useDictionary ? dictionary : nil)
         checkClient = application.checkClient
@@ -71,7 +73,6 @@ final class GatewayCore: Sendable {
         return EncodedPush(copying: bytes)
     }
 
-    static let internalErrorBody: [UInt8] = Array("{\"code\":500}".utf8)
     /// `{}`, handed to handlers in place of a body that is not JSON.
     nonisolated(unsafe) static let emptyObject: UnsafeRawBufferPointer = {
         let p = UnsafeMutableRawBufferPointer.allocate(byteCount: 2, alignment: 1)
