@@ -65,7 +65,10 @@ final class Connection {
         self.sessionID = sessionID
         httpParser = UpgradeRequestParser(maxHeadLength: loop.limits.maxRequestHeadBytes)
         wsState = WebSocketMessageState(maxMessage: loop.limits.maxMessageBytes)
+        loop.core.liveConnections.add(1, ordering: .relaxed)
     }
+
+    deinit { loop.core.liveConnections.subtract(1, ordering: .relaxed) }
 
     @inline(__always)
     static func from(_ conn: OpaquePointer) -> Connection {

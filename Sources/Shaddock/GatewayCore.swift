@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import ShaddockProtocol
 
 /// What every loop of a server shares, read-only once the server starts.
@@ -29,6 +30,10 @@ final class GatewayCore: Sendable {
     let checkClient: (@Sendable (String?, String?) -> Bool)?
     let handshakeHook: (@Sendable (ClientHandshake) throws -> JSONValue?)?
     let logger: Logger
+    /// Connection and Session objects alive: a leak shows as a number that
+    /// stays above zero once every client has gone.
+    let liveConnections = Atomic<Int>(0)
+    let liveSessions = Atomic<Int>(0)
 
     init(mode: Mode, application: Application, config: GatewayConfiguration, logger: Logger) throws {
         self.mode = mode

@@ -176,14 +176,6 @@ import Testing
     }
 
     @Test(arguments: transports)
-    func connectionThatNeverHandshakesIsClosed(_ kind: TransportKind) throws {
-        let server = try TestServer { $0.handshakeTimeoutSeconds = 0.3 }
-        let client = try PomeloTestClient.connect(kind, port: server.port)
-        #expect(client.waitForClose(timeout: 3))
-        #expect(server.waitFor(.handshakeTimeouts, atLeast: 1))
-    }
-
-    @Test(arguments: transports)
     func badHandshakeAnswers500AndCloses(_ kind: TransportKind) throws {
         let server = try TestServer()
         let client = try PomeloTestClient.connect(kind, port: server.port)
