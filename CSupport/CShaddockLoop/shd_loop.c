@@ -155,7 +155,7 @@ void shd_loop_shutdown(shd_loop_t *loop) {
     loop->shutting_down = 1;
     // Delayed items are delivered now rather than holding the loop open.
     shd__delayed_fire_all(loop);
-    if (loop->listening) uv_close((uv_handle_t *)&loop->listener, NULL);
+    shd_loop_stop_listening(loop);
     for (shd_conn_t *c = loop->conns; c != NULL; c = c->next) shd_conn_close(c, SHD_CLOSE_ABORT);
     uv_close((uv_handle_t *)&loop->tick, NULL);
     uv_close((uv_handle_t *)&loop->check, NULL);
@@ -165,6 +165,17 @@ void shd_loop_shutdown(shd_loop_t *loop) {
     // post (and so wake) until the loop's owner is released. Unreferenced, it
     // does not keep shd_loop_run from returning.
     uv_unref((uv_handle_t *)&loop->wake);
+}
+
+void shd_loop_stop_listening(shd_loop_t *loop) {
+    if (!loop->listening) return;
+    loop->listening = 0;
+    uv_close((uv_handle_t *)&loop->listener, NULL);
+}
+
+void shd_loop_set_limits(shd_loop_t *loop, size_t max_buffered, size_t max_pending) {
+    if (max_buffered > 0) loop->opt.max_buffered = max_buffered;
+    if (max_pending > 0) loop->opt.max_pending = max_pending;
 }
 
 void shd_loop_free(shd_loop_t *loop) {

@@ -17,11 +17,21 @@ public struct GatewayConfiguration: Sendable {
     /// Time from accept to a completed handshake (ack received); a connection
     /// that has not got there, silent or not, is closed. Pomelo: 90 s.
     public var handshakeTimeoutSeconds: Double = 90
+    /// Time from accept to the first byte; a silent connection is closed.
+    public var firstByteTimeoutSeconds: Double = 10
+    /// Time from accept to a complete HTTP upgrade head; past it the client
+    /// gets 408 and the connection closes.
+    public var requestHeadTimeoutSeconds: Double = 10
     /// Whether the route dictionary is offered to clients.
     public var useDictionary = true
-    /// Largest Pomelo package body and largest WebSocket message accepted.
+    /// Largest WebSocket frame payload accepted (close 1009 past it).
+    public var maxFrameBytes = 64 * 1024
+    /// Largest WebSocket message, its fragments joined (close 1009).
     public var maxMessageBytes = 64 * 1024
-    /// Largest HTTP upgrade request head.
+    /// Largest Pomelo package body (WebSocket: close 1009; TCP: a kick with
+    /// the reason "package too large").
+    public var maxPackageBytes = 64 * 1024
+    /// Largest HTTP upgrade request head (431 past it).
     public var maxRequestHeadBytes = 8 * 1024
     /// Bound on a connection's unsent bytes; a connection that would pass it
     /// is closed as a slow consumer.
@@ -49,6 +59,16 @@ public struct GatewayConfiguration: Sendable {
     /// Open client connections allowed (Pomelo's `max-connections`); nil
     /// means no limit.
     public var maxConnections: Int?
+    /// Open connections allowed from one client address; nil means no
+    /// limit. Refused connections are closed before any byte is read.
+    public var maxConnectionsPerAddress: Int?
+    /// Each connection's request rate (requests and notifies); nil means no
+    /// limit.
+    public var requestRate: RequestRateLimit?
+    /// On SIGTERM (`Server.drain`): the reason every session is kicked with,
+    /// and how long requests in flight may take to finish first.
+    public var drainKickReason = "server shutting down"
+    public var drainTimeoutSeconds: Double = 10
     /// Peers refused at accept: addresses, CIDR blocks or regular
     /// expressions (see `HostBlacklist`).
     public var blacklist: [String] = []
@@ -79,15 +99,27 @@ public struct GatewayConfiguration: Sendable {
         UInt64(((heartbeatTimeoutSeconds ?? Double(2 * heartbeatSeconds)) * 1000).rounded())
     }
 
+    /// Longest WebSocket message or frame a server of this mode may be set
+    /// to accept. A Pomelo package's length has three bytes; the echo server
+    /// (conformance runs) carries plain WebSocket messages.
+    static let maxWebSocketMessageBytes = 64 << 20
+
     /// Checks every value; the error names the first bad one.
     public func validate() throws(ConfigurationError) {
         if !(0...65535).contains(port) { throw .invalid("port", "\(port) is not in 0...65535") }
         if !(1...256).contains(threads) { throw .invalid("threads", "\(threads) is not in 1...256") }
         if heartbeatSeconds < 0 { throw .invalid("heartbeat", "must be 0 (off) or positive") }
         if let t = heartbeatTimeoutSeconds, t <= 0 { throw .invalid("heartbeatTimeout", "must be positive") }
-        if handshakeTimeoutSeconds <= 0 { throw .invalid("handshakeTimeout", "must be positive") }
-        if !(16...((1 << 24) - 1)).contains(maxMessageBytes) {
-            throw .invalid("maxMessageBytes", "\(maxMessageBytes) is not in 16...16777215")
+        for (key, seconds) in [("handshakeTimeout", handshakeTimeoutSeconds), ("firstByteTimeout", firstByteTimeoutSeconds),
+                               ("requestHeadTimeout", requestHeadTimeoutSeconds)] where !(seconds > 0) {
+            throw .invalid(key, "must be a positive number of seconds")
+        }
+        if !(drainTimeoutSeconds >= 0) { throw .invalid("drainTimeout", "must be 0 or more seconds") }
+        if drainKickReason.utf8.count > 1000 { throw .invalid("drainKickReason", "longer than 1000 bytes") }
+        for (key, bytes, limit) in [("maxFrameBytes", maxFrameBytes, Self.maxWebSocketMessageBytes),
+                                    ("maxMessageBytes", maxMessageBytes, Self.maxWebSocketMessageBytes),
+                                    ("maxPackageBytes", maxPackageBytes, (1 << 24) - 1)] where !(16...limit).contains(bytes) {
+            throw .invalid(key, "\(bytes) is not in 16...\(limit)")
         }
         if maxRequestHeadBytes < 256 { throw .invalid("maxRequestHeadBytes", "must be at least 256") }
         if maxPendingBytes < 4096 { throw .invalid("maxPendingBytes", "must be at least 4096") }
@@ -102,6 +134,8 @@ public struct GatewayConfiguration: Sendable {
         if serverID.isEmpty { throw .invalid("serverID", "must not be empty") }
         if serverType.isEmpty { throw .invalid("serverType", "must not be empty") }
         if let m = maxConnections, m < 1 { throw .invalid("maxConnections", "must be positive") }
+        if let m = maxConnectionsPerAddress, m < 1 { throw .invalid("maxConnectionsPerAddress", "must be positive") }
+        if let rate = requestRate { try rate.validate() }
         try validateCluster()
         _ = try HostBlacklist(blacklist)
         var routes = Set<String>()

@@ -71,6 +71,12 @@ extension GatewayConfiguration {
             case "heartbeat": heartbeatSeconds = try value.int(at: path)
             case "timeout": heartbeatTimeoutSeconds = try value.number(at: path)
             case "handshakeTimeout": handshakeTimeoutSeconds = try value.number(at: path)
+            case "firstByteTimeout": firstByteTimeoutSeconds = try value.number(at: path)
+            case "requestHeadTimeout": requestHeadTimeoutSeconds = try value.number(at: path)
+            case "drainTimeout": drainTimeoutSeconds = try value.number(at: path)
+            case "drainKickReason": drainKickReason = try value.string(at: path)
+            case "maxConnectionsPerAddress": maxConnectionsPerAddress = try value.int(at: path)
+            case "requestRate": requestRate = try Self.requestRate(path, value)
             case "useDict": useDictionary = try value.bool(at: path)
             case "dictionary":
                 let file = try value.string(at: path)
@@ -82,7 +88,9 @@ extension GatewayConfiguration {
             case "multiLogin": multiLogin = MultiLoginPolicy(rawValue: try value.oneOf(["allow", "reject", "kick"], at: path))!
             case "slowConsumer": slowConsumer = SlowConsumerPolicy(rawValue: try value.oneOf(["drop", "kick"], at: path))!
             case "filters": try apply(filters: value, path: path)
+            case "maxFrameBytes": maxFrameBytes = try value.int(at: path)
             case "maxMessageBytes": maxMessageBytes = try value.int(at: path)
+            case "maxPackageBytes": maxPackageBytes = try value.int(at: path)
             case "maxRequestHeadBytes": maxRequestHeadBytes = try value.int(at: path)
             case "maxPendingBytes": maxPendingBytes = try value.int(at: path)
             case "timerTickMilliseconds": timerTickMilliseconds = try value.int(at: path)
@@ -114,6 +122,24 @@ extension GatewayConfiguration {
             }
         }
         return mode == "buffer" ? .buffered(flushIntervalMilliseconds: interval) : .direct
+    }
+
+    /// `{"perSecond": n, "burst": n, "kickAfter": n}`; only perSecond is required.
+    private static func requestRate(_ path: String, _ value: JSONValue) throws(ConfigurationError) -> RequestRateLimit {
+        guard let section = value.objectValue else { throw .invalid(path, "must be an object") }
+        var perSecond: Int?
+        var burst: Int?
+        var kickAfter: Int?
+        for (key, value) in section {
+            switch key {
+            case "perSecond": perSecond = try value.int(at: path + "." + key)
+            case "burst": burst = try value.int(at: path + "." + key)
+            case "kickAfter": kickAfter = try value.int(at: path + "." + key)
+            default: throw .unknownKey(path + "." + key)
+            }
+        }
+        guard let perSecond else { throw .invalid(path + ".perSecond", "is required") }
+        return RequestRateLimit(perSecond: perSecond, burst: burst, kickAfter: kickAfter)
     }
 
     /// Pomelo's filter names, each a time in milliseconds.

@@ -56,3 +56,28 @@ public enum SlowConsumerPolicy: String, Sendable {
     /// (`slowConsumerKicks`).
     case kick
 }
+
+/// A token bucket per connection: `perSecond` requests a second on average,
+/// up to `burst` at once. A request over the limit is answered with
+/// `PomeloCode.rateLimited` (429) and a notify is dropped; a connection with
+/// more than `kickAfter` of those within one second is kicked with the
+/// reason "request rate".
+public struct RequestRateLimit: Sendable, Equatable {
+    public var perSecond: Int
+    public var burst: Int
+    public var kickAfter: Int
+
+    /// `burst` defaults to one second's worth; `kickAfter` to one second's
+    /// worth of refusals (a client sending at twice the rate is kicked).
+    public init(perSecond: Int, burst: Int? = nil, kickAfter: Int? = nil) {
+        self.perSecond = perSecond
+        self.burst = burst ?? perSecond
+        self.kickAfter = kickAfter ?? perSecond
+    }
+
+    func validate() throws(ConfigurationError) {
+        if !(1...1_000_000).contains(perSecond) { throw .invalid("requestRate.perSecond", "\(perSecond) is not in 1...1000000") }
+        if !(1...1_000_000).contains(burst) { throw .invalid("requestRate.burst", "\(burst) is not in 1...1000000") }
+        if kickAfter < 1 { throw .invalid("requestRate.kickAfter", "must be positive") }
+    }
+}

@@ -68,12 +68,21 @@ extension Connection {
         }
     }
 
+    /// `{"code":<code>}`, written in the loop's scratch buffer: refusals
+    /// under a flood allocate nothing either.
     func writeErrorResponse(id: UInt32, code: Int) {
-        if code == 500 {
-            GatewayCore.internalErrorBody.withUnsafeBytes { writeResponse(id: id, body: $0) }
-        } else {
-            Array("{\"code\":\(code)}".utf8).withUnsafeBytes { writeResponse(id: id, body: $0) }
-        }
+        loop.scratch.removeAll(keepingCapacity: true)
+        loop.scratch.append(contentsOf: "{\"code\":".utf8)
+        if code < 0 { loop.scratch.append(UInt8(ascii: "-")) }
+        let digits = loop.scratch.count
+        var n = code.magnitude
+        repeat {
+            loop.scratch.append(UInt8(ascii: "0") + UInt8(n % 10))
+            n /= 10
+        } while n > 0
+        loop.scratch[digits...].reverse()
+        loop.scratch.append(UInt8(ascii: "}"))
+        loop.scratch.withUnsafeBytes { writeResponse(id: id, body: $0) }
     }
 
     /// A WebSocket frame (control frames, echo).
@@ -98,19 +107,20 @@ extension Connection {
         if rc == 0 { return true }
         if Int(rc) == SHD_EFULL && !isClosing {
             counters.add(.slowConsumerCloses)
-            logger.info("closing slow consumer: more than \(config.maxPendingBytes) bytes unsent")
+            logger.info("closing slow consumer: more than \(limits.maxPendingBytes) bytes unsent")
             close(.abort)
         }
         return false
     }
 
-    /// Sends a kick package with the reason, then closes.
-    func kick(reason: String) {
+    /// Sends a kick package with the reason, then closes (over WebSocket
+    /// with close code `code`).
+    func kick(reason: String, code: WebSocketCloseCode = .normal) {
         guard !isClosing, transport == .websocket || transport == .tcp else { return }
         counters.add(.kicks)
         var body: [UInt8] = []
         JSONValue.object(["reason": .string(reason)]).write(into: &body)
         writePackage(.kick, body: body)
-        close(.graceful)
+        close(.code(code.rawValue))
     }
 }

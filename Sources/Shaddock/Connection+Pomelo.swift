@@ -41,7 +41,7 @@ extension Connection {
     }
 
     private func armHeartbeat() {
-        setDeadline(afterMilliseconds: config.heartbeatSeconds > 0 ? config.heartbeatTimeoutMilliseconds : 0)
+        setDeadline(afterMilliseconds: limits.heartbeatTimeout)
     }
 
     private func onHandshake(_ body: UnsafeRawBufferPointer) {
@@ -93,6 +93,7 @@ extension Connection {
             logger.info("dropped a \(message.type) message from a client")
             return
         }
+        if let rate = limits.rate, !takeToken(rate, for: kind, id: message.id) { return }
         let core = loop.core
         let dictionary = core.dictionary
         if message.gzipped {

@@ -8,10 +8,16 @@ extension Connection {
     func onFrames(_ data: UnsafeMutableRawBufferPointer, from start: Int) -> Int {
         var offset = start
         while offset < data.count && !isClosing {
-            switch WebSocketFrameParser.scan(data, at: offset, maxPayload: config.maxMessageBytes) {
+            // A frame over the message limit is a message over it, refused
+            // from the header alike.
+            let frameLimit = limits.maxFrameBytes
+            switch WebSocketFrameParser.scan(data, at: offset, maxPayload: min(frameLimit, wsState.maxMessage)) {
             case .needMore:
                 return offset
             case .failure(let code, let why):
+                if code == .messageTooBig {
+                    counters.add(frameLimit < wsState.maxMessage ? .oversizeFrames : .oversizeMessages)
+                }
                 websocketFailure(code, why)
                 return data.count
             case .frame(let frame):
@@ -31,7 +37,7 @@ extension Connection {
                 refuseText()
                 return
             }
-            fragments.reserveCapacity(min(config.maxMessageBytes, 2 * payload.count + 256))
+            fragments.reserveCapacity(min(wsState.maxMessage, 2 * payload.count + 256))
             fragments.append(contentsOf: payload)
         case .append:
             fragments.append(contentsOf: payload)
@@ -56,6 +62,7 @@ extension Connection {
                 websocketFailure(error.code, error.reason)
             }
         case .failure(let code, let why):
+            if code == .messageTooBig { counters.add(.oversizeMessages) }
             websocketFailure(code, why)
         }
     }
@@ -81,7 +88,7 @@ extension Connection {
     private func onPomeloMessage(_ payload: UnsafeRawBufferPointer) {
         var offset = 0
         while offset < payload.count && !isClosing {
-            switch Package.scan(payload, at: offset, maxBody: config.maxMessageBytes) {
+            switch Package.scan(payload, at: offset, maxBody: limits.maxPackageBytes) {
             case .needMore:
                 packageError(.truncated)
                 return
@@ -101,8 +108,9 @@ extension Connection {
         close(.code(WebSocketCloseCode.unsupportedData.rawValue))
     }
 
+    /// Frames too large are counted by the caller (oversizeFrames).
     private func websocketFailure(_ code: WebSocketCloseCode, _ why: String) {
-        if code == .messageTooBig { counters.add(.oversizeMessages) } else { counters.add(.websocketProtocolErrors) }
+        if code != .messageTooBig { counters.add(.websocketProtocolErrors) }
         logger.info("closing WebSocket with \(code.rawValue): \(why)")
         close(.code(code.rawValue))
     }

@@ -48,14 +48,27 @@ final class Connection {
     var stagedHead: Int32 = -1
     var stagedTail: Int32 = -1
     var stagedBytes = 0
+    /// Loop time of the accept: the handshake deadlines count from it.
+    private var acceptedAt: UInt64 = 0
+    /// Counted in the server's per-address table (see AddressLimit).
+    var countedByAddress = false
+    /// The request-rate token bucket (see Connection+Rate), in thousandths
+    /// of a request, and the refusals of the current one-second window.
+    var rateTokens: Int64 = 0
+    var rateStamp: UInt64 = 0
+    var rateWindow: UInt64 = 0
+    var rateRefusals = 0
 
     init(raw: OpaquePointer, loop: EventLoop, sessionID: UInt64) {
         self.raw = raw
         self.loop = loop
         self.sessionID = sessionID
-        httpParser = UpgradeRequestParser(maxHeadLength: loop.core.config.maxRequestHeadBytes)
-        wsState = WebSocketMessageState(maxMessage: loop.core.config.maxMessageBytes)
+        httpParser = UpgradeRequestParser(maxHeadLength: loop.limits.maxRequestHeadBytes)
+        wsState = WebSocketMessageState(maxMessage: loop.limits.maxMessageBytes)
+        loop.core.liveConnections.add(1, ordering: .relaxed)
     }
+
+    deinit { loop.core.liveConnections.subtract(1, ordering: .relaxed) }
 
     @inline(__always)
     static func from(_ conn: OpaquePointer) -> Connection {
@@ -63,10 +76,12 @@ final class Connection {
     }
 
     var config: GatewayConfiguration { loop.core.config }
+    var limits: Limits { loop.limits }
     var counters: LoopCounters { loop.counters }
 
     func start() {
-        setDeadline(afterMilliseconds: UInt64(config.handshakeTimeoutSeconds * 1000))
+        acceptedAt = loop.now
+        setDeadline(sinceAccept: min(limits.firstByteTimeout, limits.handshakeTimeout))
     }
 
     /// Bytes arrived; returns how many were consumed.
@@ -76,9 +91,11 @@ final class Connection {
             let first = data[0]
             if first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z") {
                 transport = .http
+                setDeadline(sinceAccept: min(limits.requestHeadTimeout, limits.handshakeTimeout))
             } else if loop.core.mode == .pomelo && PackageType(rawValue: first) != nil {
                 transport = .tcp
                 counters.add(.tcpConnections)
+                setDeadline(sinceAccept: limits.handshakeTimeout)
             } else {
                 counters.add(.unknownTransport)
                 logger.info("closing: first byte 0x\(String(first, radix: 16)) is neither HTTP nor a Pomelo package")
@@ -109,6 +126,7 @@ final class Connection {
         case .request(let request):
             counters.add(.websocketUpgrades)
             transport = .websocket
+            setDeadline(sinceAccept: limits.handshakeTimeout)
             withUnsafeTemporaryAllocation(byteCount: UpgradeResponse.switchingLength, alignment: 1) { out in
                 let key = UnsafeRawBufferPointer(rebasing: data[request.key])
                 let n = UpgradeResponse.writeSwitching(key: key, into: out)
@@ -123,7 +141,7 @@ final class Connection {
     private func onTCPPackages(_ data: UnsafeRawBufferPointer) -> Int {
         var offset = 0
         while offset < data.count && !isClosing {
-            switch Package.scan(data, at: offset, maxBody: config.maxMessageBytes) {
+            switch Package.scan(data, at: offset, maxBody: limits.maxPackageBytes) {
             case .needMore:
                 return offset
             case .failure(let error):
@@ -137,28 +155,56 @@ final class Connection {
         return data.count
     }
 
+    /// A package that cannot be read. Over WebSocket the close code says
+    /// why; a TCP client, which has no close code, is told a package too
+    /// large by a kick's reason.
     func packageError(_ error: PackageError) {
-        if case .tooLarge = error { counters.add(.oversizeMessages) } else { counters.add(.badPackages) }
         logger.info("closing: bad package: \(error)")
-        switch error {
-        case .tooLarge: close(.code(WebSocketCloseCode.messageTooBig.rawValue))
-        default: close(.code(WebSocketCloseCode.protocolError.rawValue))
+        guard case .tooLarge = error else {
+            counters.add(.badPackages)
+            close(.code(WebSocketCloseCode.protocolError.rawValue))
+            return
         }
-    }
-
-    func onDeadline() {
-        if phase == .working {
-            counters.add(.heartbeatTimeouts)
-            logger.debug("closing: no heartbeat within \(config.heartbeatTimeoutMilliseconds) ms")
+        counters.add(.oversizePackages)
+        if transport == .tcp && phase == .working {
+            kick(reason: "package too large")
         } else {
-            counters.add(.handshakeTimeouts)
-            logger.debug("closing: no completed handshake within \(config.handshakeTimeoutSeconds) s")
+            close(.code(WebSocketCloseCode.messageTooBig.rawValue))
         }
-        close(.graceful)
     }
 
+    /// The connection's one deadline passed: which one depends on how far
+    /// it got.
+    func onDeadline() {
+        switch (transport, phase) {
+        case (.sniffing, _) where limits.firstByteTimeout < limits.handshakeTimeout:
+            counters.add(.firstByteTimeouts)
+            logger.debug("closing: no byte within \(limits.firstByteTimeout) ms")
+            close(.graceful)
+        case (.http, _) where limits.requestHeadTimeout < limits.handshakeTimeout:
+            counters.add(.requestHeadTimeouts)
+            logger.info("closing: no complete request head within \(limits.requestHeadTimeout) ms")
+            let answer = UpgradeResponse.rejection(.timedOut)
+            _ = answer.withUnsafeBytes { shd_conn_write(raw, $0.baseAddress, $0.count) }
+            close(.graceful)
+        case (_, .working):
+            counters.add(.heartbeatTimeouts)
+            logger.debug("closing: no heartbeat within \(limits.heartbeatTimeout) ms")
+            close(.code(WebSocketCloseCode.policyViolation.rawValue))
+        default:
+            counters.add(.handshakeTimeouts)
+            logger.debug("closing: no completed handshake within \(limits.handshakeTimeout) ms")
+            close(.code(WebSocketCloseCode.policyViolation.rawValue))
+        }
+    }
+
+    /// Arms the deadline `ms` from now; 0 clears it.
     func setDeadline(afterMilliseconds ms: UInt64) {
         shd_conn_set_deadline(raw, ms == 0 ? 0 : loop.now + ms)
+    }
+
+    private func setDeadline(sinceAccept ms: UInt64) {
+        shd_conn_set_deadline(raw, acceptedAt + ms)
     }
 
     /// Ends the connection. Over WebSocket a graceful close sends a close

@@ -17,6 +17,10 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     case handshakeRefused
     case handshakeTimeouts
     case heartbeatTimeouts
+    /// Closed without sending a byte within `firstByteTimeoutSeconds`.
+    case firstByteTimeouts
+    /// Answered 408: no complete upgrade head within `requestHeadTimeoutSeconds`.
+    case requestHeadTimeouts
     case heartbeatsReceived
     case ignoredBeforeAck
     case ignoredPackages
@@ -28,7 +32,13 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     case invalidJSONBodies
     case badMessages
     case badPackages
+    /// WebSocket messages (fragments joined) over `maxMessageBytes`, and
+    /// input past the shim's buffering bound.
     case oversizeMessages
+    /// WebSocket frames over `maxFrameBytes`.
+    case oversizeFrames
+    /// Pomelo packages over `maxPackageBytes`.
+    case oversizePackages
     case websocketProtocolErrors
     case websocketTextRefused
     case websocketPings
@@ -38,6 +48,16 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     /// Host filter: refused before any byte was read.
     case blacklistRefused
     case connectionLimitRefused
+    /// Refused at accept: the address had `maxConnectionsPerAddress` open.
+    case addressLimitRefused
+    /// Requests (answered 429) and notifies (dropped) over the request rate.
+    case rateLimited
+    /// Connections kicked for going on past the request rate.
+    case rateLimitKicks
+    /// Sessions kicked by a drain, and requests it answered with an error
+    /// because they were still running at its deadline.
+    case drainKicks
+    case drainAbandoned
     /// Push packages written to connections, and the batches (one write
     /// unit per connection per flush) that carried them.
     case pushes

@@ -28,6 +28,14 @@ final class EventLoop: @unchecked Sendable {
     /// This loop's copy of the blacklist (replaced through the mailbox on a
     /// reload, so an accept reads it without a lock).
     var blacklist: HostBlacklist
+    /// This loop's copy of the reloadable limits, in raw memory so reading
+    /// one on the hot path costs a load (replaced on this thread by `apply`).
+    private let limitsStorage: UnsafeMutablePointer<Limits>
+    var limits: Limits {
+        @inline(__always) get { limitsStorage.pointee }
+    }
+    /// Set once a drain has begun (see Server.drain).
+    var draining: Drain?
 
     init(index: Int, core: GatewayCore) throws {
         self.index = index
@@ -36,6 +44,8 @@ final class EventLoop: @unchecked Sendable {
         logger[metadataKey: "loop"] = "\(index)"
         self.logger = logger
         blacklist = core.blacklist
+        limitsStorage = .allocate(capacity: 1)
+        limitsStorage.initialize(to: Limits(core.config))
         var callbacks = shd_callbacks_t()
         callbacks.on_open = { ctx, conn in EventLoop.from(ctx).open(conn!) }
         callbacks.on_data = { ctx, conn, data, len in
@@ -56,8 +66,8 @@ final class EventLoop: @unchecked Sendable {
         callbacks.on_interval = { ctx in EventLoop.from(ctx).scheduler.flushAll() }
         callbacks.on_tick = { ctx in EventLoop.from(ctx).onTick() }
         var options = shd_loop_options_t()
-        options.max_buffered = max(core.config.maxMessageBytes, core.config.maxRequestHeadBytes) + 64 * 1024
-        options.max_pending = core.config.maxPendingBytes
+        options.max_buffered = limitsStorage.pointee.maxBuffered
+        options.max_pending = limitsStorage.pointee.maxPendingBytes
         options.tick_ms = UInt32(core.config.timerTickMilliseconds)
         options.linger_ms = UInt32(core.config.lingerMilliseconds)
         guard let loop = shd_loop_new(&callbacks, Unmanaged.passUnretained(self).toOpaque(), &options) else {
@@ -73,7 +83,21 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    deinit { shd_loop_free(raw) }
+    deinit {
+        shd_loop_free(raw)
+        limitsStorage.deinitialize(count: 1)
+        limitsStorage.deallocate()
+    }
+
+    /// New limits from a reload; on the loop's thread.
+    func apply(_ limits: Limits, blacklist: HostBlacklist) {
+        limitsStorage.pointee = limits
+        self.blacklist = blacklist
+        shd_loop_set_limits(raw, limits.maxBuffered, limits.maxPendingBytes)
+        for connection in connections.values where !connection.isGone {
+            shd_conn_set_max_pending(connection.raw, limits.maxPendingBytes)
+        }
+    }
 
     @inline(__always)
     static func from(_ ctx: UnsafeMutableRawPointer?) -> EventLoop {
@@ -111,9 +135,19 @@ final class EventLoop: @unchecked Sendable {
             connection.refuse()
             return
         }
+        if let max = core.addressLimit.max {
+            guard core.addressLimit.acquire(connection.session.remoteAddress, max: max) else {
+                counters.add(.addressLimitRefused)
+                logger.warning("refused \(connection.session.remoteAddress): it has \(max) connections open (maxConnectionsPerAddress)")
+                connection.refuse()
+                return
+            }
+            connection.countedByAddress = true
+        }
         if !core.connectionLimit.acquire() {
             counters.add(.connectionLimitRefused)
             logger.warning("refused \(connection.session.remoteAddress): max-connections (\(core.connectionLimit.max ?? 0)) reached")
+            releaseAddress(of: connection)
             connection.refuse()
             return
         }
@@ -132,8 +166,16 @@ final class EventLoop: @unchecked Sendable {
             return
         }
         core.connectionLimit.release()
+        releaseAddress(of: connection)
         scheduler.dropStaged(connection)
         connection.session.didClose()
+        if let draining, connections.isEmpty { draining.loopEmptied(self) }
+    }
+
+    private func releaseAddress(of connection: Connection) {
+        guard connection.countedByAddress else { return }
+        connection.countedByAddress = false
+        core.addressLimit.release(connection.session.remoteAddress)
     }
 
     /// Whether the calling thread runs this loop.

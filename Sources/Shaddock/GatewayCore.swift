@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import ShaddockProtocol
 
 /// What every loop of a server shares, read-only once the server starts.
@@ -24,10 +25,15 @@ final class GatewayCore: Sendable {
     let channels: ChannelService
     let blacklist: HostBlacklist
     let connectionLimit: ConnectionLimit
+    let addressLimit: AddressLimit
     let responder: HandshakeResponder
     let checkClient: (@Sendable (String?, String?) -> Bool)?
     let handshakeHook: (@Sendable (ClientHandshake) throws -> JSONValue?)?
     let logger: Logger
+    /// Connection and Session objects alive: a leak shows as a number that
+    /// stays above zero once every client has gone.
+    let liveConnections = Atomic<Int>(0)
+    let liveSessions = Atomic<Int>(0)
 
     init(mode: Mode, application: Application, config: GatewayConfiguration, logger: Logger) throws {
         self.mode = mode
@@ -53,6 +59,7 @@ final class GatewayCore: Sendable {
         channels = application.channels
         blacklist = try HostBlacklist(config.blacklist)
         connectionLimit = ConnectionLimit(max: config.maxConnections)
+        addressLimit = AddressLimit(max: config.maxConnectionsPerAddress)
         responder = HandshakeResponder(heartbeatSeconds: config.heartbeatSeconds,
                                        dictionary: config.useDictionary ? dictionary : nil)
         checkClient = application.checkClient
@@ -71,7 +78,6 @@ final class GatewayCore: Sendable {
         return EncodedPush(copying: bytes)
     }
 
-    static let internalErrorBody: [UInt8] = Array("{\"code\":500}".utf8)
     /// `{}`, handed to handlers in place of a body that is not JSON.
     nonisolated(unsafe) static let emptyObject: UnsafeRawBufferPointer = {
         let p = UnsafeMutableRawBufferPointer.allocate(byteCount: 2, alignment: 1)

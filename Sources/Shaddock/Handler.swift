@@ -119,6 +119,9 @@ public enum PomeloCode {
     /// The toobusy filter refused the request (the loop lags), or the serial
     /// filter's per-session queue is full.
     public static let busy = 503
-    /// The timeout filter answered because the handler did not in time.
+    /// The timeout filter answered because the handler did not in time, or
+    /// a drain's deadline came first.
     public static let timeout = 504
+    /// The connection is over its request rate (`requestRate`).
+    public static let rateLimited = 429
 }

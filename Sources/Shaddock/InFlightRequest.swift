@@ -85,6 +85,15 @@ final class InFlightRequest: @unchecked Sendable {
         if let started { connection.checkSlow(request, since: started) }
         connection.loop.inFlight[token] = nil
         if serialDeadline != 0 { connection.releaseSerial() }
+        if connection.loop.draining != nil { connection.loop.requestFinished(on: connection) }
+    }
+
+    /// A drain's deadline came first: the request is answered 504 now and
+    /// its own answer, if it comes, is dropped.
+    func abandon() {
+        answered = true
+        connection.logger.warning("\(request.route) still running at the drain deadline: answering \(PomeloCode.timeout)")
+        connection.answer(request, .error(code: PomeloCode.timeout))
     }
 
     /// A timer tick: answer 504 past the deadline; let the next serial

@@ -97,7 +97,7 @@ enum MetricFamily: Int, CaseIterable {
     case connectionsAccepted, connectionsClosed, connectionsOpen, transportConnections, transportConnectionsClosed
     case sessions, boundSessions
     case handshakes, heartbeats, requests, asyncRequests, responses, notifies
-    case pushes, pushBatches, pushesNotDelivered, kicks, multiLoginKicks, slowConsumers, slowHandlers
+    case pushes, pushBatches, pushesNotDelivered, kicks, multiLoginKicks, drainKicks, slowConsumers, slowHandlers
     case websocketPings, websocketCloseFrames
     case errors
     case receivedBytes, sentBytes, reads, writeCalls, flushes, writeOverflows, writeChunksAllocated
@@ -124,6 +124,7 @@ enum MetricFamily: Int, CaseIterable {
         case .pushesNotDelivered: return "shaddock_pushes_not_delivered_total"
         case .kicks: return "shaddock_kicks_total"
         case .multiLoginKicks: return "shaddock_multi_login_kicks_total"
+        case .drainKicks: return "shaddock_drain_kicks_total"
         case .slowConsumers: return "shaddock_slow_consumers_total"
         case .slowHandlers: return "shaddock_slow_handlers_total"
         case .websocketPings: return "shaddock_websocket_pings_total"
@@ -172,6 +173,7 @@ enum MetricFamily: Int, CaseIterable {
             return "Pushes not sent: dropped by the drop slow-consumer policy, to a closed or not yet ready session, or too large to encode."
         case .kicks: return "Kick packages sent."
         case .multiLoginKicks: return "Older sessions kicked because their uid logged in again."
+        case .drainKicks: return "Sessions kicked by a drain (SIGTERM)."
         case .slowConsumers:
             return "Connections past maxPendingBytes: kicked by the kick policy, or closed because a response did not fit."
         case .slowHandlers: return "Handlers slower than the time filter's threshold."
@@ -234,6 +236,7 @@ extension GatewayCounter {
         case .pushesUnencodable: return (.pushesNotDelivered, #"reason="unencodable""#)
         case .kicks: return (.kicks, "")
         case .multiLoginKicks: return (.multiLoginKicks, "")
+        case .drainKicks: return (.drainKicks, "")
         case .slowConsumerKicks: return (.slowConsumers, #"action="kick""#)
         case .slowConsumerCloses: return (.slowConsumers, #"action="close""#)
         case .slowHandlers: return (.slowHandlers, "")
@@ -244,6 +247,8 @@ extension GatewayCounter {
         case .handshakeRefused: return Self.error("handshake_refused")
         case .handshakeTimeouts: return Self.error("handshake_timeout")
         case .heartbeatTimeouts: return Self.error("heartbeat_timeout")
+        case .firstByteTimeouts: return Self.error("first_byte_timeout")
+        case .requestHeadTimeouts: return Self.error("request_head_timeout")
         case .ignoredBeforeAck: return Self.error("ignored_before_ack")
         case .ignoredPackages: return Self.error("ignored_package")
         case .unknownRoutes: return Self.error("unknown_route")
@@ -252,10 +257,16 @@ extension GatewayCounter {
         case .badMessages: return Self.error("bad_message")
         case .badPackages: return Self.error("bad_package")
         case .oversizeMessages: return Self.error("oversize_message")
+        case .oversizeFrames: return Self.error("oversize_frame")
+        case .oversizePackages: return Self.error("oversize_package")
         case .websocketProtocolErrors: return Self.error("websocket_protocol")
         case .websocketTextRefused: return Self.error("websocket_text_refused")
         case .blacklistRefused: return Self.error("blacklisted")
         case .connectionLimitRefused: return Self.error("connection_limit")
+        case .addressLimitRefused: return Self.error("address_limit")
+        case .rateLimited: return Self.error("rate_limited")
+        case .rateLimitKicks: return Self.error("rate_limit_kick")
+        case .drainAbandoned: return Self.error("drain_abandoned")
         case .filterRejections: return Self.error("filter_rejected")
         case .tooBusyRefusals: return Self.error("too_busy")
         case .serialQueueFull: return Self.error("serial_queue_full")

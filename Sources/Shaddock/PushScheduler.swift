@@ -67,8 +67,6 @@ final class PushScheduler {
     private var lastShared: ObjectIdentifier?
     private var sharedBytes = 0
     private let entries: UnsafeMutablePointer<EntryTable>
-    /// Every connection of a loop has the same bound (from the configuration).
-    private let maxPendingBytes: Int
     private var dirty: [Connection] = []
     private var slices: UnsafeMutablePointer<shd_slice_t>
     private var headers: UnsafeMutableRawPointer
@@ -82,7 +80,6 @@ final class PushScheduler {
         arena.reserveCapacity(16 * 1024)
         entries = .allocate(capacity: 1)
         entries.initialize(to: EntryTable(capacity: 1024))
-        maxPendingBytes = loop.core.config.maxPendingBytes
     }
 
     deinit {
@@ -129,7 +126,8 @@ final class PushScheduler {
     private func link(_ c: Connection, source: Int32, offset: Int, length: Int) {
         // The bound on unsent bytes covers what is staged too, so a slow
         // consumer is caught when the push is made, not only at the flush.
-        if shd_conn_pending(c.raw) + c.stagedBytes + length > maxPendingBytes {
+        // Every connection of a loop has the same bound (see EventLoop.apply).
+        if shd_conn_pending(c.raw) + c.stagedBytes + length > loop.limits.maxPendingBytes {
             if source < 0 { arena.removeSubrange(offset...) }
             slowConsumer(c)
             return
@@ -147,13 +145,13 @@ final class PushScheduler {
     }
 
     private func slowConsumer(_ c: Connection) {
-        switch c.config.slowConsumer {
+        switch loop.limits.slowConsumer {
         case .dropPushes:
             loop.counters.add(.pushesDropped)
         case .kick:
             guard !c.isClosing else { return }
             loop.counters.add(.slowConsumerKicks)
-            c.logger.info("kicking slow consumer: more than \(c.config.maxPendingBytes) bytes unsent")
+            c.logger.info("kicking slow consumer: more than \(loop.limits.maxPendingBytes) bytes unsent")
             dropStaged(c)
             c.kick(reason: "slow consumer")
         }
@@ -240,8 +238,9 @@ final class PushScheduler {
             loop.counters.add(.pushes, packages)
             loop.counters.add(.pushBatches)
         } else if Int(rc) == SHD_EFULL {
-            loop.counters.add(.pushesDropped, c.config.slowConsumer == .dropPushes ? packages : 0)
-            if c.config.slowConsumer == .kick { slowConsumer(c) }
+            let policy = loop.limits.slowConsumer
+            loop.counters.add(.pushesDropped, policy == .dropPushes ? packages : 0)
+            if policy == .kick { slowConsumer(c) }
         } else {
             loop.counters.add(.pushesUndeliverable, packages)
         }

@@ -1,6 +1,7 @@
 import CShaddockLoop
 import Logging
 import ShaddockProtocol
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +11,10 @@ import Glibc
 /// listening socket on the same port (SO_REUSEPORT), so the kernel spreads
 /// connections and no lock is taken on accept.
 public final class Server: @unchecked Sendable {
-    public let configuration: GatewayConfiguration
+    /// The configuration in force: the one the server started with, with
+    /// what reloads have changed.
+    public var configuration: GatewayConfiguration { live.withLock { $0 } }
+    private let live: Mutex<GatewayConfiguration>
     let core: GatewayCore
     /// Readable in the module so tests can run code on a loop's thread.
     private(set) var loops: [EventLoop] = []
@@ -40,7 +44,7 @@ public final class Server: @unchecked Sendable {
         try configuration.validate()
         var logger = logger
         logger.logLevel = configuration.logLevel
-        self.configuration = configuration
+        live = Mutex(configuration)
         core = try GatewayCore(mode: mode, application: application, config: configuration, logger: logger)
     }
 
@@ -48,6 +52,7 @@ public final class Server: @unchecked Sendable {
     public func start() throws {
         guard !started else { throw ServerError.alreadyStarted }
         started = true
+        let configuration = core.config
         if let adminPort = configuration.adminPort {
             // Bound first: a port in use stops the start before clients can connect.
             let admin = try AdminServer(logger: core.logger)
@@ -88,23 +93,93 @@ public final class Server: @unchecked Sendable {
         admin?.requestStop()
     }
 
-    /// Starts the server and runs until SIGINT or SIGTERM, then stops it
-    /// cleanly. The signals are blocked before any loop thread starts, so
+    /// Starts the server and runs until a signal ends it. SIGTERM drains
+    /// (see `drain`), SIGINT stops at once, and SIGHUP reloads: `reload`
+    /// reads the configuration again and what a running server can change
+    /// is applied (see `reload(_:)`); without it SIGHUP is logged and
+    /// ignored. The signals are blocked before any loop thread starts, so
     /// only the calling thread sees them. For a program's main thread.
-    public func runUntilSignalled() throws {
+    public func runUntilSignalled(reload: (() throws -> GatewayConfiguration)? = nil) throws {
         var signals = sigset_t()
         sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
+        for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, s) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         signal(SIGPIPE, SIG_IGN)
         try start()
-        var received: Int32 = 0
-        sigwait(&signals, &received)
-        core.logger.info("signal \(received): stopping")
+        while true {
+            var received: Int32 = 0
+            sigwait(&signals, &received)
+            switch received {
+            case SIGHUP:
+                guard let reload else {
+                    core.logger.warning("SIGHUP: no configuration file to reload")
+                    continue
+                }
+                do {
+                    let changed = try self.reload(try reload())
+                    core.logger.notice("SIGHUP: configuration reloaded")
+                    if !changed.isEmpty {
+                        core.logger.warning("SIGHUP: \(changed.joined(separator: ", ")) changed; that takes a restart")
+                    }
+                } catch {
+                    core.logger.error("SIGHUP: reload refused, nothing changed: \(error)")
+                }
+            case SIGTERM:
+                core.logger.notice("SIGTERM: draining")
+                drain()
+                core.logger.notice("drained and stopped")
+                return
+            default:
+                core.logger.notice("signal \(received): stopping")
+                stop()
+                wait()
+                core.logger.notice("stopped")
+                return
+            }
+        }
+    }
+
+    /// A graceful shutdown: stop accepting, kick every session with
+    /// `reason` once its running requests have answered, answer whatever
+    /// still runs after `timeoutSeconds` with 504 and kick the rest, wait
+    /// for the connections to flush and close (at most the linger time
+    /// more), then stop the loops. Blocks until the loops have stopped.
+    /// Defaults come from the configuration (`drainKickReason`,
+    /// `drainTimeoutSeconds`).
+    public func drain(reason: String? = nil, timeoutSeconds: Double? = nil) {
+        let config = configuration
+        let timeout = Int(((timeoutSeconds ?? config.drainTimeoutSeconds) * 1000).rounded())
+        let drain = Drain(reason: reason ?? config.drainKickReason, timeoutMilliseconds: timeout, loops: loops.count)
+        for loop in loops { loop.execute { $0.begin(drain) } }
+        if !drain.wait(milliseconds: timeout + config.lingerMilliseconds + 1000) {
+            core.logger.warning("drain: connections still open after the deadline and the linger time; closing them")
+        }
         stop()
         wait()
-        core.logger.info("stopped")
+    }
+
+    /// Applies the settings of `file` that a running server can change
+    /// without dropping a session: the blacklist, `maxConnections`,
+    /// `maxConnectionsPerAddress`, `requestRate`, the size limits, the
+    /// timeouts, the slow-consumer bound and policy, and the drain settings.
+    /// New limits hold for every message from now on; the size limits of
+    /// a connection's HTTP and WebSocket parsers are those at its accept.
+    /// Returns the names of other settings that differ (they take a
+    /// restart). Throws, changing nothing, if `file` is invalid. Any thread.
+    @discardableResult
+    public func reload(_ file: GatewayConfiguration) throws(ConfigurationError) -> [String] {
+        try file.validate()
+        let blacklist = try HostBlacklist(file.blacklist)
+        let (next, needRestart) = live.withLock { current in
+            let (next, needRestart) = current.reloaded(from: file)
+            current = next
+            return (next, needRestart)
+        }
+        core.connectionLimit.max = next.maxConnections
+        core.addressLimit.max = next.maxConnectionsPerAddress
+        let limits = Limits(next)
+        for loop in loops { loop.execute { $0.apply(limits, blacklist: blacklist) } }
+        return needRestart
     }
 
     /// Blocks until every loop thread has finished.
@@ -150,8 +225,9 @@ public final class Server: @unchecked Sendable {
     /// checked against it. Any thread. Throws (and changes nothing) if an
     /// entry is invalid.
     public func reloadBlacklist(_ entries: [String]) throws(ConfigurationError) {
-        let list = try HostBlacklist(entries)
-        for loop in loops { loop.execute { $0.blacklist = list } }
+        var file = configuration
+        file.blacklist = entries
+        try reload(file)
     }
 
     /// Sessions by id and uid.

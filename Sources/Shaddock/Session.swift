@@ -29,7 +29,10 @@ public final class Session: @unchecked Sendable {
         self.connection = connection
         self.loop = loop
         frontendID = loop.core.config.serverID
+        loop.core.liveSessions.add(1, ordering: .relaxed)
     }
+
+    deinit { loop.core.liveSessions.subtract(1, ordering: .relaxed) }
 
     /// The client's address and port (computed on first use).
     public var remoteAddress: String { endpoint.address }

@@ -69,6 +69,13 @@ struct Serve: ParsableCommand {
     var serverID: String?
 
     func run() throws {
+        let server = try Server(application: ExampleApp.make(), configuration: try configuration())
+        // SIGHUP reads the file again, with the same options on top.
+        let options = self
+        try server.runUntilSignalled(reload: config == nil ? nil : { try options.configuration() })
+    }
+
+    func configuration() throws -> GatewayConfiguration {
         var configuration = GatewayConfiguration()
         if let config {
             configuration = try GatewayConfiguration.load(path: config, environment: env, serverID: serverID)
@@ -77,7 +84,7 @@ struct Serve: ParsableCommand {
         }
         if let heartbeat { configuration.heartbeatSeconds = heartbeat }
         try listen.apply(to: &configuration)
-        try Server(application: ExampleApp.make(), configuration: configuration).runUntilSignalled()
+        return configuration
     }
 }
 

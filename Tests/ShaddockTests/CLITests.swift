@@ -48,12 +48,52 @@ import Testing
         let client = try connect(port: port)
         try client.request(route: "connector.entryHandler.entry", id: 1)
         #expect((try client.expectResponse(id: 1)["msg"] as? String) == "game server is ok.")
+        // SIGTERM drains: the session is told why it goes.
         process.terminate()
+        try client.expectKicked(reason: "server shutting down", closeCode: 1001)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(log.components(separatedBy: "listening on 127.0.0.1:\(port)").count == 3, "one line per loop")
         #expect(log.contains("stopped"))
+    }
+
+    /// SIGHUP reads the file again: a new blacklist and request rate apply
+    /// while the open session stays; a bad file changes nothing.
+    @Test func sighupReloadsTheFileWithoutDroppingSessions() throws {
+        let port = try Self.freePort()
+        func file(_ extra: String) -> String {
+            #"""
+            {"connector": {"host": "127.0.0.1", "threads": 1, "heartbeat": 5\#(extra)},
+             "development": {"connector": [{"id": "c1", "clientPort": \#(port), "frontend": true}]}}
+            """#
+        }
+        let path = try writeTemporary("reload", file(""))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (process, err) = try start(["serve", "--config", path])
+        let client = try connect(port: port)
+        try Data(file(#", "blacklist": ["127.0.0.1"], "requestRate": {"perSecond": 1, "burst": 1}"#).utf8)
+            .write(to: URL(fileURLWithPath: path))
+        kill(process.processIdentifier, SIGHUP)
+        // New connections are refused before a byte is read...
+        #expect(eventually {
+            guard let socket = try? TestSocket(port: port) else { return false }
+            return socket.waitForClose(timeout: 1)
+        })
+        // ...and the open session stays, under the new rate.
+        try client.sendRaw(LimitsTests.burst(2))
+        #expect(try client.expectResponse(id: 1)["code"] as? Int == 200)
+        #expect(try client.expectResponse(id: 2)["code"] as? Int == 429)
+        try Data(file(#", "heartbeat": "x""#).utf8).write(to: URL(fileURLWithPath: path))
+        kill(process.processIdentifier, SIGHUP)
+        usleep(300_000)
+        process.terminate()
+        try client.expectKicked(reason: "server shutting down", closeCode: 1001)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("configuration reloaded"))
+        #expect(log.contains("reload refused, nothing changed"))
     }
 
     @Test func helpDocumentsEveryOption() throws {

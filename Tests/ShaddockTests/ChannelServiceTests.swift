@@ -169,7 +169,7 @@ import Glibc
         #expect(try bob.bind("bob") == 200)
         #expect(server.server.sessions.kick(uid: "nobody", reason: "x") == 0)
         #expect(server.server.sessions.kick(uid: "ann", reason: "maintenance") == 1)
-        try expectKicked(ann, reason: "maintenance")
+        try ann.expectKicked(reason: "maintenance")
         #expect(server.waitFor(.kicks, atLeast: 1))
         #expect(eventually { server.server.sessions.getByUid("ann").isEmpty })
         // Only ann.
@@ -184,7 +184,7 @@ import Glibc
         let id = try client.sessionID()
         #expect(!server.server.sessions.kick(sessionID: id ^ 0xFFFF_FF00, reason: "x"))
         #expect(server.server.sessions.kick(sessionID: id, reason: "bye"))
-        try expectKicked(client, reason: "bye")
+        try client.expectKicked(reason: "bye")
         #expect(eventually { server.server.sessions.get(id) == nil })
         #expect(server.counter(.kicks) == 1)
         // The session is gone: there is nothing left to kick.
@@ -219,7 +219,7 @@ import Glibc
         let oldID = try old.sessionID()
         let newID = try new.sessionID()
         #expect(try login(new, "ann", id: 1)["code"] as? Int == 200)
-        try expectKicked(old, reason: "logged in elsewhere")
+        try old.expectKicked(reason: "logged in elsewhere")
         #expect(server.counter(.multiLoginKicks) == 1)
         #expect(eventually { server.server.sessions.get(oldID) == nil })
         // The old session's close did not take the uid or the room seat.
@@ -269,12 +269,4 @@ import Glibc
 
     /// A kick package with `{"reason": reason}` (only heartbeats before it),
     /// then the close.
-    private func expectKicked(_ client: PomeloTestClient, reason: String) throws {
-        let kick = try client.expectPackage(type: PomeloPackageType.kick)
-        #expect(try kick.bodyJSON() as? [String: String] == ["reason": reason])
-        if case .websocket(let ws) = client.transport {
-            #expect(try ws.readClose().code == 1000)
-        }
-        #expect(client.waitForClose())
-    }
 }

@@ -161,7 +161,10 @@ import Glibc
             "multiLogin": "reject", "slowConsumer": "drop",
             "filters": {"serial": 3000, "time": 200, "timeout": 5000, "toobusy": 70},
             "maxMessageBytes": 1024, "maxRequestHeadBytes": 4096, "maxPendingBytes": 65536,
-            "timerTickMilliseconds": 50, "lingerMilliseconds": 100, "logLevel": "debug"
+            "timerTickMilliseconds": 50, "lingerMilliseconds": 100, "logLevel": "debug",
+            "firstByteTimeout": 2, "requestHeadTimeout": 3.5, "maxFrameBytes": 2048, "maxPackageBytes": 512,
+            "maxConnectionsPerAddress": 20, "requestRate": {"perSecond": 50, "burst": 100, "kickAfter": 25},
+            "drainTimeout": 7, "drainKickReason": "maintenance"
             """#))
         #expect(config.host == "::")
         #expect(config.threads == 3)
@@ -183,6 +186,11 @@ import Glibc
         #expect(config.timerTickMilliseconds == 50)
         #expect(config.lingerMilliseconds == 100)
         #expect(config.logLevel == .debug)
+        #expect(config.firstByteTimeoutSeconds == 2 && config.requestHeadTimeoutSeconds == 3.5)
+        #expect(config.maxFrameBytes == 2048 && config.maxPackageBytes == 512)
+        #expect(config.maxConnectionsPerAddress == 20)
+        #expect(config.requestRate == RequestRateLimit(perSecond: 50, burst: 100, kickAfter: 25))
+        #expect(config.drainTimeoutSeconds == 7 && config.drainKickReason == "maintenance")
         #expect(config.serverID == "c1" && config.port == 3010)
     }
 
@@ -191,6 +199,9 @@ import Glibc
         #expect(defaults.scheduler == .direct && defaults.multiLogin == .kickOld && defaults.slowConsumer == .kick)
         #expect(defaults.serialFilterTimeoutMilliseconds == nil && defaults.maxLoopLagMilliseconds == nil)
         #expect(defaults.heartbeatTimeoutSeconds == nil && defaults.useDictionary)
+        #expect(defaults.maxConnectionsPerAddress == nil && defaults.requestRate == nil)
+        #expect(try Self.load(Self.withConnector(#""requestRate": {"perSecond": 40}"#)).requestRate
+                == RequestRateLimit(perSecond: 40, burst: 40, kickAfter: 40))
         #expect(try Self.load(Self.withConnector(#""scheduler": {"mode": "buffer"}"#)).scheduler == .buffered(flushIntervalMilliseconds: 20))
         #expect(try Self.load(Self.withConnector(#""scheduler": {}"#)).scheduler == .direct)
         #expect(try Self.load(Self.withConnector(#""scheduler": {"mode": "direct", "flushInterval": 5}"#)).scheduler == .direct)
@@ -238,8 +249,18 @@ import Glibc
         (withConnector(#""threads": 0"#), .invalid("connector.threads", "0 is not in 1...256")),
         (withConnector(#""heartbeat": -1"#), .invalid("connector.heartbeat", "must be 0 (off) or positive")),
         (withConnector(#""timeout": 0"#), .invalid("connector.timeout", "must be positive")),
-        (withConnector(#""handshakeTimeout": -1"#), .invalid("connector.handshakeTimeout", "must be positive")),
-        (withConnector(#""maxMessageBytes": 8"#), .invalid("connector.maxMessageBytes", "8 is not in 16...16777215")),
+        (withConnector(#""handshakeTimeout": -1"#), .invalid("connector.handshakeTimeout", "must be a positive number of seconds")),
+        (withConnector(#""maxMessageBytes": 8"#), .invalid("connector.maxMessageBytes", "8 is not in 16...67108864")),
+        (withConnector(#""maxPackageBytes": 16777216"#), .invalid("connector.maxPackageBytes", "16777216 is not in 16...16777215")),
+        (withConnector(#""maxFrameBytes": 0"#), .invalid("connector.maxFrameBytes", "0 is not in 16...67108864")),
+        (withConnector(#""firstByteTimeout": 0"#), .invalid("connector.firstByteTimeout", "must be a positive number of seconds")),
+        (withConnector(#""requestHeadTimeout": "5""#), .invalid("connector.requestHeadTimeout", "must be a number")),
+        (withConnector(#""drainTimeout": -1"#), .invalid("connector.drainTimeout", "must be 0 or more seconds")),
+        (withConnector(#""maxConnectionsPerAddress": 0"#), .invalid("connector.maxConnectionsPerAddress", "must be positive")),
+        (withConnector(#""requestRate": {"burst": 5}"#), .invalid("connector.requestRate.perSecond", "is required")),
+        (withConnector(#""requestRate": {"perSecond": 0}"#), .invalid("connector.requestRate.perSecond", "0 is not in 1...1000000")),
+        (withConnector(#""requestRate": {"perSecond": 5, "kickAfter": 0}"#), .invalid("connector.requestRate.kickAfter", "must be positive")),
+        (withConnector(#""requestRate": {"perSecond": 5, "every": 2}"#), .unknownKey("connector.requestRate.every")),
         (withConnector(#""maxRequestHeadBytes": 100"#), .invalid("connector.maxRequestHeadBytes", "must be at least 256")),
         (withConnector(#""timerTickMilliseconds": 0"#), .invalid("connector.timerTickMilliseconds", "not in 1...10000")),
         (withConnector(#""lingerMilliseconds": 0"#), .invalid("connector.lingerMilliseconds", "must be positive")),

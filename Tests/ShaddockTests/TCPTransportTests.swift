@@ -21,12 +21,13 @@ import Testing
     }
 
     @Test func oversizeLengthIsRefusedFromTheHeader() throws {
-        let server = try TestServer { $0.maxMessageBytes = 1024 }
+        let server = try TestServer { $0.maxPackageBytes = 1024 }
         let client = try PomeloTestClient.ready(.tcp, port: server.port)
-        // Only the header of a 16 MB package: refused without waiting for it.
+        // Only the header of a 16 MB package: refused without waiting for it,
+        // and a TCP client, which has no close code, is told why.
         try client.sendRaw([4, 0xFF, 0xFF, 0xFF])
-        #expect(client.waitForClose())
-        #expect(server.counter(.oversizeMessages) == 1)
+        try client.expectKicked(reason: "package too large")
+        #expect(server.counter(.oversizePackages) == 1)
     }
 
     /// Everything a connection sends in one loop iteration leaves in one

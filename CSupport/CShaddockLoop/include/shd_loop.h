@@ -158,6 +158,15 @@ int shd_loop_on_thread(const shd_loop_t *loop);
 /// that shd_loop_run returns once the closes complete.
 void shd_loop_shutdown(shd_loop_t *loop);
 
+/// Closes the listening socket: no connection is accepted any more (with
+/// SO_REUSEPORT, the kernel hands new ones to the loops still listening);
+/// open connections are untouched. For a drain.
+void shd_loop_stop_listening(shd_loop_t *loop);
+
+/// Changes max_buffered and max_pending (a reload). max_pending applies to
+/// connections accepted from now on; max_buffered to every read from now on.
+void shd_loop_set_limits(shd_loop_t *loop, size_t max_buffered, size_t max_pending);
+
 /// Frees a loop whose shd_loop_run has returned.
 void shd_loop_free(shd_loop_t *loop);
 

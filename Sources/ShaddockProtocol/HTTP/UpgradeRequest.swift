@@ -7,6 +7,8 @@ public enum UpgradeRejection: Error, Equatable, Sendable {
     case methodNotAllowed
     case unsupportedVersion
     case headTooLarge
+    /// The head did not arrive in time (the gateway's requestHeadTimeout).
+    case timedOut
 
     public var status: Int {
         switch self {
@@ -14,6 +16,7 @@ public enum UpgradeRejection: Error, Equatable, Sendable {
         case .methodNotAllowed: return 405
         case .unsupportedVersion: return 426
         case .headTooLarge: return 431
+        case .timedOut: return 408
         }
     }
 
@@ -23,6 +26,7 @@ public enum UpgradeRejection: Error, Equatable, Sendable {
         case .methodNotAllowed: return "only GET upgrades to WebSocket"
         case .unsupportedVersion: return "Sec-WebSocket-Version 13 required"
         case .headTooLarge: return "request head too large"
+        case .timedOut: return "request head not received in time"
         }
     }
 }

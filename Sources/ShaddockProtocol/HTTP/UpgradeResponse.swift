@@ -47,6 +47,7 @@ public enum UpgradeResponse {
         switch r.status {
         case 400: phrase = "Bad Request"
         case 405: phrase = "Method Not Allowed"
+        case 408: phrase = "Request Timeout"
         case 426: phrase = "Upgrade Required"
         case 431: phrase = "Request Header Fields Too Large"
         default: phrase = "Error"

@@ -77,6 +77,17 @@ func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
 
 extension PomeloTestClient {
     /// This connection's session id, from the server.
+    /// A kick package with `reason`, then (over WebSocket, with `closeCode`)
+    /// the close.
+    func expectKicked(reason: String, closeCode: UInt16 = 1000) throws {
+        let kick = try expectPackage(type: PomeloPackageType.kick)
+        #expect(try kick.bodyJSON() as? [String: String] == ["reason": reason])
+        if case .websocket(let ws) = transport {
+            #expect(try ws.readClose().code == closeCode)
+        }
+        #expect(waitForClose())
+    }
+
     func sessionID(requestID: Int = 9_000) throws -> UInt64 {
         try request(route: "connector.pushTest.whoami", id: requestID)
         let reply = try expectResponse(id: requestID)

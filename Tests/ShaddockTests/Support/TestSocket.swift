@@ -123,6 +123,12 @@ final class TestSocket {
         if fd >= 0 { _ = shutdown(fd, Int32(SHUT_WR)) }
     }
 
+    /// Makes `close` send a reset instead of a FIN (SO_LINGER with 0).
+    func resetOnClose() {
+        var l = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+    }
+
     func close() {
         if fd >= 0 {
             Glibc.close(fd)
