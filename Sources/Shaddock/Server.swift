@@ -144,9 +144,12 @@ public final class Server: @unchecked Sendable {
     /// still runs after `timeoutSeconds` with 504 and kick the rest, wait
     /// for the connections to flush and close (at most the linger time
     /// more), then stop the loops. Blocks until the loops have stopped.
+    /// From its start `/healthz` answers 503 `draining`.
     /// Defaults come from the configuration (`drainKickReason`,
     /// `drainTimeoutSeconds`).
     public func drain(reason: String? = nil, timeoutSeconds: Double? = nil) {
+        // The admin listener serves until the loops stop: /healthz says 503.
+        setHealth(draining: true)
         let config = configuration
         let timeout = Int(((timeoutSeconds ?? config.drainTimeoutSeconds) * 1000).rounded())
         let drain = Drain(reason: reason ?? config.drainKickReason, timeoutMilliseconds: timeout, loops: loops.count)

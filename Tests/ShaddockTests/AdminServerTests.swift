@@ -119,6 +119,22 @@ import Glibc
         #expect(reply.status == 200 && reply.body == "ok\n")
     }
 
+    /// A drain flips /healthz to 503 while requests in flight finish.
+    @Test func drainAnswers503UntilItStops() throws {
+        let app = DrainAndReloadTests.app()
+        let server = try TestServer(app: app) { $0.adminPort = 0 }
+        let port = try #require(server.server.adminPort)
+        let client = try PomeloTestClient.ready(.tcp, port: server.port)
+        try client.request(route: "connector.t.slow", id: 1, body: #"{"ms":1000}"#)
+        #expect(eventually { server.counter(.asyncRequests) == 1 })
+        let drain = DrainAndReloadTests.drainInBackground(server, reason: "bye", timeout: 5)
+        #expect(eventually { (try? AdminReply.get("/healthz", port: port))?.status == 503 })
+        #expect(try client.expectResponse(id: 1)["code"] as? Int == 200)
+        drain.join()
+        #expect(server.server.isDraining)
+        #expect((try? TestSocket(port: port)) == nil, "the listener stops with the loops")
+    }
+
     @Test func unknownPathsAndMethodsAreRefused() throws {
         let server = try Self.server()
         let port = try #require(server.server.adminPort)
