@@ -72,15 +72,21 @@ public struct GatewayConfiguration: Sendable {
         UInt64(((heartbeatTimeoutSeconds ?? Double(2 * heartbeatSeconds)) * 1000).rounded())
     }
 
-    /// Checks every value; the error names the first bad one.
-    public func validate() throws(ConfigurationError) {
+    /// The largest `maxMessageBytes` of an echo server, whose messages hold
+    /// no Pomelo packages and so are not bound by a package's 3-byte length.
+    public static let maxEchoMessageBytes = 64 << 20
+
+    /// Checks every value; the error names the first bad one. `echo`: the
+    /// values are for an echo server (`Server.echo`).
+    public func validate(echo: Bool = false) throws(ConfigurationError) {
         if !(0...65535).contains(port) { throw .invalid("port", "\(port) is not in 0...65535") }
         if !(1...256).contains(threads) { throw .invalid("threads", "\(threads) is not in 1...256") }
         if heartbeatSeconds < 0 { throw .invalid("heartbeat", "must be 0 (off) or positive") }
         if let t = heartbeatTimeoutSeconds, t <= 0 { throw .invalid("heartbeatTimeout", "must be positive") }
         if handshakeTimeoutSeconds <= 0 { throw .invalid("handshakeTimeout", "must be positive") }
-        if !(16...((1 << 24) - 1)).contains(maxMessageBytes) {
-            throw .invalid("maxMessageBytes", "\(maxMessageBytes) is not in 16...16777215")
+        let maxMessage = echo ? Self.maxEchoMessageBytes : (1 << 24) - 1
+        if !(16...maxMessage).contains(maxMessageBytes) {
+            throw .invalid("maxMessageBytes", "\(maxMessageBytes) is not in 16...\(maxMessage)")
         }
         if maxRequestHeadBytes < 256 { throw .invalid("maxRequestHeadBytes", "must be at least 256") }
         if maxPendingBytes < 4096 { throw .invalid("maxPendingBytes", "must be at least 4096") }

@@ -27,13 +27,18 @@ public final class Server: @unchecked Sendable {
 
     /// A plain WebSocket echo server on the same transport (binary and text
     /// echoed, text checked as UTF-8), for transport benchmarks and
-    /// conformance runs.
+    /// conformance runs. `maxMessageBytes` may go up to
+    /// `GatewayConfiguration.maxEchoMessageBytes`, and `maxPendingBytes` is
+    /// raised to hold the echo of the largest message.
     public static func echo(configuration: GatewayConfiguration, logger: Logger = Logger(label: "shaddock")) throws -> Server {
-        try Server(mode: .echo, application: Application(), configuration: configuration, logger: logger)
+        var configuration = configuration
+        configuration.maxPendingBytes = max(configuration.maxPendingBytes,
+                                            configuration.maxMessageBytes + WebSocketFrameEncoder.maxHeaderLength)
+        return try Server(mode: .echo, application: Application(), configuration: configuration, logger: logger)
     }
 
     init(mode: GatewayCore.Mode, application: Application, configuration: GatewayConfiguration, logger: Logger) throws {
-        try configuration.validate()
+        try configuration.validate(echo: mode == .echo)
         var logger = logger
         logger.logLevel = configuration.logLevel
         self.configuration = configuration

@@ -28,7 +28,7 @@ struct ListenOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
-    func apply(to config: inout GatewayConfiguration) throws {
+    func apply(to config: inout GatewayConfiguration, echo: Bool = false) throws {
         if let host { config.host = host }
         if let port { config.port = port }
         if let threads { config.threads = threads }
@@ -38,7 +38,7 @@ struct ListenOptions: ParsableArguments {
             }
             config.logLevel = level
         }
-        try config.validate()
+        try config.validate(echo: echo)
     }
 }
 
@@ -79,9 +79,13 @@ struct Echo: ParsableCommand {
 
     @OptionGroup var listen: ListenOptions
 
+    @Option(help: "Largest message accepted and echoed, in bytes (16...\(GatewayConfiguration.maxEchoMessageBytes), default 65536).")
+    var maxMessageBytes: Int?
+
     func run() throws {
         var configuration = GatewayConfiguration()
-        try listen.apply(to: &configuration)
+        if let maxMessageBytes { configuration.maxMessageBytes = maxMessageBytes }
+        try listen.apply(to: &configuration, echo: true)
         try Server.echo(configuration: configuration).runUntilSignalled()
     }
 }

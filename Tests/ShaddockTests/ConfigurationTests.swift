@@ -336,6 +336,24 @@ import Glibc
         ("host", { $0.host = "1.2.3" }, .invalid("host", "\"1.2.3\" is not a numeric IPv4 or IPv6 address")),
     ]
 
+    /// An echo server's messages hold no Pomelo packages, so its limit may
+    /// pass a package's 3-byte length (Autobahn's largest messages are 16 MiB).
+    @Test func echoMessagesMayPassAPackagesLength() {
+        var config = GatewayConfiguration()
+        config.maxMessageBytes = 16 << 20
+        #expect(throws: ConfigurationError.invalid("maxMessageBytes", "16777216 is not in 16...16777215")) { try config.validate() }
+        #expect(throws: Never.self) { try config.validate(echo: true) }
+        #expect(throws: ConfigurationError.invalid("maxMessageBytes", "16777216 is not in 16...16777215")) {
+            try Server(application: Application(), configuration: config)
+        }
+        config.maxMessageBytes = GatewayConfiguration.maxEchoMessageBytes + 1
+        #expect(throws: ConfigurationError.invalid("maxMessageBytes", "67108865 is not in 16...67108864")) {
+            try config.validate(echo: true)
+        }
+        config.maxMessageBytes = 8
+        #expect(throws: ConfigurationError.invalid("maxMessageBytes", "8 is not in 16...67108864")) { try Server.echo(configuration: config) }
+    }
+
     @Test(arguments: validationErrors)
     func validateNamesTheValue(_ name: String, _ change: @Sendable (inout GatewayConfiguration) -> Void, _ expected: ConfigurationError) {
         var config = GatewayConfiguration()

@@ -133,6 +133,24 @@ import Testing
         #expect(try ws.readClose().code == 1007)
     }
 
+    /// The echo of an echo server's largest message fits in what a connection
+    /// may leave unsent (Autobahn's case 9 sends up to 16 MiB).
+    @Test func echoServerTakesMessagesPastThePendingBound() throws {
+        var config = GatewayConfiguration()
+        config.maxMessageBytes = 16 << 20
+        #expect(try Server.echo(configuration: config).configuration.maxPendingBytes >= (16 << 20) + 10)
+
+        let server = try TestServer(mode: .echo) {
+            $0.maxMessageBytes = 3 << 20
+            $0.maxPendingBytes = 1 << 20
+        }
+        let (ws, _) = try WebSocketTestClient.connect(port: server.port)
+        let big = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try ws.sendBinary(big)
+        #expect(try ws.readMessage(timeout: 10).payload == big)
+        #expect(server.counter(.slowConsumerCloses) == 0)
+    }
+
     @Test func echoServerRefusesRawTCP() throws {
         let server = try TestServer(mode: .echo)
         let socket = try TestSocket(port: server.port)
