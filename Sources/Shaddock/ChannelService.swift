@@ -17,6 +17,10 @@ public final class ChannelService: Sendable {
 
     func attach(loops: [EventLoop], core: GatewayCore) { attached.withLock { $0 = (loops, core) } }
 
+    /// The server has stopped: pushes have nowhere to go, and the loops
+    /// (which hold the core, which holds this) are let go.
+    func detach() { attached.withLock { $0 = nil } }
+
     /// The channel named `name`, created if it does not exist.
     public func create(_ name: String) -> Channel {
         table.withLock { t in

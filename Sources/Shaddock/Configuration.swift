@@ -99,10 +99,11 @@ public struct GatewayConfiguration: Sendable {
         UInt64(((heartbeatTimeoutSeconds ?? Double(2 * heartbeatSeconds)) * 1000).rounded())
     }
 
-    /// Longest WebSocket message or frame a server of this mode may be set
-    /// to accept. A Pomelo package's length has three bytes; the echo server
-    /// (conformance runs) carries plain WebSocket messages.
-    static let maxWebSocketMessageBytes = 64 << 20
+    /// The largest `maxFrameBytes` and `maxMessageBytes`. A Pomelo package
+    /// is bound by its 3-byte length (`maxPackageBytes`), not a WebSocket
+    /// message, which may hold several packages or, for the echo server
+    /// (Autobahn's largest messages are 16 MiB), none.
+    public static let maxWebSocketMessageBytes = 64 << 20
 
     /// Checks every value; the error names the first bad one.
     public func validate() throws(ConfigurationError) {
@@ -116,8 +117,8 @@ public struct GatewayConfiguration: Sendable {
         }
         if !(drainTimeoutSeconds >= 0) { throw .invalid("drainTimeout", "must be 0 or more seconds") }
         if drainKickReason.utf8.count > 1000 { throw .invalid("drainKickReason", "longer than 1000 bytes") }
-        for (key, bytes, limit) in [("maxFrameBytes", maxFrameBytes, Self.maxWebSocketMessageBytes),
-                                    ("maxMessageBytes", maxMessageBytes, Self.maxWebSocketMessageBytes),
+        for (key, bytes, limit) in [("maxMessageBytes", maxMessageBytes, Self.maxWebSocketMessageBytes),
+                                    ("maxFrameBytes", maxFrameBytes, Self.maxWebSocketMessageBytes),
                                     ("maxPackageBytes", maxPackageBytes, (1 << 24) - 1)] where !(16...limit).contains(bytes) {
             throw .invalid(key, "\(bytes) is not in 16...\(limit)")
         }

@@ -31,17 +31,17 @@ extension Connection {
     private func onFrame(_ frame: WebSocketFrame, _ payload: UnsafeRawBufferPointer) {
         switch wsState.step(frame) {
         case .message(let opcode):
+            if opcode == .text && !beginText(payload, last: true) { return }
             onMessage(opcode, payload)
         case .begin(let opcode):
-            if opcode == .text && loop.core.mode == .pomelo {
-                refuseText()
-                return
-            }
+            if opcode == .text && !beginText(payload, last: false) { return }
             fragments.reserveCapacity(min(wsState.maxMessage, 2 * payload.count + 256))
             fragments.append(contentsOf: payload)
-        case .append:
+        case .append(let opcode):
+            if opcode == .text && !checkText(payload, last: false) { return }
             fragments.append(contentsOf: payload)
         case .finish(let opcode):
+            if opcode == .text && !checkText(payload, last: true) { return }
             fragments.append(contentsOf: payload)
             let message = fragments
             // A finished message frees its storage: idle connections hold none.
@@ -67,19 +67,32 @@ extension Connection {
         }
     }
 
+    /// The first frame of a text message: refused on the Pomelo endpoint
+    /// (1003); elsewhere its UTF-8 check starts.
+    private func beginText(_ payload: UnsafeRawBufferPointer, last: Bool) -> Bool {
+        if loop.core.mode == .pomelo {
+            refuseText()
+            return false
+        }
+        textValidation = UTF8Validation.Stream()
+        return checkText(payload, last: last)
+    }
+
+    /// Checks a piece of a text message as it arrives, so invalid UTF-8
+    /// fails the connection at once (RFC 6455 §8.1), not after the rest of a
+    /// fragmented message has been collected.
+    private func checkText(_ fragment: UnsafeRawBufferPointer, last: Bool) -> Bool {
+        if textValidation.feed(fragment) && (!last || textValidation.isComplete) { return true }
+        websocketFailure(.invalidPayload, "text message is not UTF-8")
+        return false
+    }
+
+    /// A whole data message; text is already known to be UTF-8.
     private func onMessage(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
         switch loop.core.mode {
         case .echo:
-            if opcode == .text && !UTF8Validation.isValid(payload) {
-                websocketFailure(.invalidPayload, "text message is not UTF-8")
-                return
-            }
             writeFrame(opcode, payload: payload)
         case .pomelo:
-            if opcode == .text {
-                refuseText()
-                return
-            }
             onPomeloMessage(payload)
         }
     }

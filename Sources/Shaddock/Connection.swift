@@ -39,6 +39,8 @@ final class Connection {
     /// A fragmented WebSocket message being collected; empty (no storage)
     /// otherwise.
     var fragments: [UInt8] = []
+    /// The UTF-8 check of a fragmented text message, across its fragments.
+    var textValidation = UTF8Validation.Stream()
     private(set) var isClosing = false
     /// The C connection is freed: `raw` must not be used any more.
     private(set) var isGone = false

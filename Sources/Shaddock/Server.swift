@@ -35,9 +35,13 @@ public final class Server: @unchecked Sendable {
 
     /// A plain WebSocket echo server on the same transport (binary and text
     /// echoed, text checked as UTF-8), for transport benchmarks and
-    /// conformance runs.
+    /// conformance runs. `maxPendingBytes` is raised to hold the echo of the
+    /// largest message.
     public static func echo(configuration: GatewayConfiguration, logger: Logger = Logger(label: "shaddock")) throws -> Server {
-        try Server(mode: .echo, application: Application(), configuration: configuration, logger: logger)
+        var configuration = configuration
+        configuration.maxPendingBytes = max(configuration.maxPendingBytes,
+                                            configuration.maxMessageBytes + WebSocketFrameEncoder.maxHeaderLength)
+        return try Server(mode: .echo, application: Application(), configuration: configuration, logger: logger)
     }
 
     init(mode: GatewayCore.Mode, application: Application, configuration: GatewayConfiguration, logger: Logger) throws {
@@ -188,6 +192,7 @@ public final class Server: @unchecked Sendable {
     /// Blocks until every loop thread has finished.
     public func wait() {
         for tid in threads { pthread_join(tid, nil) }
+        if !threads.isEmpty { core.channels.detach() }
         threads.removeAll()
         admin?.wait()
     }

@@ -94,8 +94,15 @@ struct Echo: ParsableCommand {
 
     @OptionGroup var listen: ListenOptions
 
+    @Option(help: "Largest message (and frame) accepted and echoed, in bytes (16...\(GatewayConfiguration.maxWebSocketMessageBytes), default 65536).")
+    var maxMessageBytes: Int?
+
     func run() throws {
         var configuration = GatewayConfiguration()
+        if let maxMessageBytes {
+            configuration.maxMessageBytes = maxMessageBytes
+            configuration.maxFrameBytes = maxMessageBytes
+        }
         try listen.apply(to: &configuration)
         try Server.echo(configuration: configuration).runUntilSignalled()
     }

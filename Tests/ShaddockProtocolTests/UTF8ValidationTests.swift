@@ -129,3 +129,95 @@ import Testing
         return Array(String(Character(scalar)).utf8)
     }
 }
+
+/// Text checked in pieces, as the fragments of a WebSocket message arrive.
+@Suite struct UTF8StreamTests {
+    /// Feeds `pieces`; the index of the piece refused, or nil if all are taken.
+    static func refusedAt(_ pieces: [[UInt8]]) -> (refused: Int?, complete: Bool) {
+        var stream = UTF8Validation.Stream()
+        for (i, piece) in pieces.enumerated() where !piece.withUnsafeBytes({ stream.feed($0) }) {
+            return (i, false)
+        }
+        return (nil, stream.isComplete)
+    }
+
+    static func wholeInPieces(_ pieces: [[UInt8]]) -> Bool {
+        let r = refusedAt(pieces)
+        return r.refused == nil && r.complete
+    }
+
+    static func validPrefix(_ bytes: [UInt8]) -> Int? { bytes.withUnsafeBytes { UTF8Validation.validPrefix($0) } }
+
+    @Test func validPrefixStopsBeforeACutCharacter() {
+        #expect(Self.validPrefix([]) == 0)
+        #expect(Self.validPrefix(Array("abc".utf8)) == 3)
+        #expect(Self.validPrefix(Array("ab".utf8) + [0xE2, 0x82]) == 2)
+        #expect(Self.validPrefix([0xF0, 0x9F, 0x98]) == 0)
+        #expect(Self.validPrefix(Array("abcdefghij".utf8) + [0xC3]) == 10)
+        // Cut, but already ill-formed as far as it goes.
+        #expect(Self.validPrefix([0xF4, 0x90]) == nil)
+        #expect(Self.validPrefix([0xED, 0xA0]) == nil)
+        #expect(Self.validPrefix([0xE0, 0x80]) == nil)
+        #expect(Self.validPrefix([0x61, 0xF5]) == nil)
+    }
+
+    /// Every way of cutting the test vectors in two and three agrees with
+    /// checking the whole.
+    @Test func everyCutAgreesWithTheWhole() {
+        let vectors: [[UInt8]] = [
+            Array("κόσμε – ✓ 😀 done".utf8),
+            [0xF0, 0x9F, 0x98, 0x80, 0xF4, 0x8F, 0xBF, 0xBF, 0xE0, 0xA0, 0x80],
+            Array("ab".utf8) + [0xF4, 0x90, 0x80, 0x80] + Array("cd".utf8),
+            [0xED, 0xA0, 0x80], [0xC0, 0x80], [0xE2, 0x82], Array("x".utf8) + [0xF0, 0x9F, 0x98],
+            [0xC3, 0xA9, 0xA9], [0xE2, 0xC3, 0xA9],
+        ]
+        for bytes in vectors {
+            let whole = UTF8ValidationTests.valid(bytes)
+            for i in 0...bytes.count {
+                let two = [Array(bytes[..<i]), Array(bytes[i...])]
+                #expect(Self.wholeInPieces(two) == whole, "\(toHex(bytes)) cut at \(i)")
+                for j in i...bytes.count {
+                    let three = [Array(bytes[..<i]), Array(bytes[i..<j]), Array(bytes[j...])]
+                    #expect(Self.wholeInPieces(three) == whole, "\(toHex(bytes)) cut at \(i), \(j)")
+                }
+            }
+        }
+    }
+
+    /// Autobahn 6.4.1 and 6.4.2: the piece that makes the text ill-formed is
+    /// refused, whatever follows.
+    @Test func refusedInThePieceThatBreaksIt() {
+        let kosme = Array("κόσμε".utf8), edited = Array("edited".utf8)
+        #expect(Self.refusedAt([kosme, [0xF4, 0x90, 0x80, 0x80], edited]).refused == 1)
+        // The bad code point's first byte ends a piece: refused with the next.
+        #expect(Self.refusedAt([kosme + [0xF4], [0x90], [0x80, 0x80] + edited]).refused == 1)
+        #expect(Self.refusedAt([kosme + [0xE2, 0x82], [0xAC, 0xFF]]).refused == 1)
+        // Whole so far, but a character is left unfinished.
+        #expect(Self.refusedAt([kosme, [0xF0, 0x9F]]) == (nil, false))
+        // Empty pieces change nothing.
+        #expect(Self.wholeInPieces([[], [0xE2], [], [0x82], [], [0xAC], []]))
+    }
+
+    @Test func agreesWithTheStandardLibraryOnRandomCuts() {
+        var rng = SeededRandom(seed: 0xC075)
+        for round in 0..<2000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...8, using: &rng) {
+                switch Int.random(in: 0..<6, using: &rng) {
+                case 0: bytes += (0..<Int.random(in: 0...9, using: &rng)).map { _ in UInt8.random(in: 0...0x7F, using: &rng) }
+                case 1...3: bytes += UTF8ValidationTests.randomScalar(&rng)
+                case 4: bytes += UTF8ValidationTests.randomScalar(&rng).dropLast()
+                default: bytes.append(UInt8.random(in: 0x80...0xFF, using: &rng))
+                }
+            }
+            var pieces: [[UInt8]] = []
+            var rest = bytes[...]
+            while !rest.isEmpty {
+                let n = Int.random(in: 0...min(5, rest.count), using: &rng)
+                pieces.append(Array(rest.prefix(n)))
+                rest = rest.dropFirst(n)
+            }
+            #expect(Self.wholeInPieces(pieces) == UTF8ValidationTests.reference(bytes), "round \(round): \(pieces.map { toHex($0) })")
+        }
+    }
+}

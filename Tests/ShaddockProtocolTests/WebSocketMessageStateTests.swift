@@ -22,8 +22,8 @@ import Testing
         var s = WebSocketMessageState(maxMessage: 100)
         #expect(s.step(Self.frame(.binary, fin: false, length: 10)) == .begin(.binary))
         #expect(s.inMessage)
-        #expect(s.step(Self.frame(.continuation, fin: false, length: 10)) == .append)
-        #expect(s.step(Self.frame(.continuation, fin: false, length: 0)) == .append)
+        #expect(s.step(Self.frame(.continuation, fin: false, length: 10)) == .append(.binary))
+        #expect(s.step(Self.frame(.continuation, fin: false, length: 0)) == .append(.binary))
         #expect(s.inMessage)
         #expect(s.step(Self.frame(.continuation, fin: true, length: 10)) == .finish(.binary))
         #expect(!s.inMessage)
@@ -55,7 +55,7 @@ import Testing
     @Test func fragmentedTotalOverMaxIs1009() {
         var s = WebSocketMessageState(maxMessage: 100)
         #expect(s.step(Self.frame(.binary, fin: false, length: 40)) == .begin(.binary))
-        #expect(s.step(Self.frame(.continuation, fin: false, length: 40)) == .append)
+        #expect(s.step(Self.frame(.continuation, fin: false, length: 40)) == .append(.binary))
         #expect(Self.code(s.step(Self.frame(.continuation, fin: false, length: 21))) == .messageTooBig)
 
         var t = WebSocketMessageState(maxMessage: 100)
@@ -66,7 +66,7 @@ import Testing
     @Test func fragmentedTotalExactlyAtMax() {
         var s = WebSocketMessageState(maxMessage: 100)
         _ = s.step(Self.frame(.binary, fin: false, length: 50))
-        #expect(s.step(Self.frame(.continuation, fin: false, length: 25)) == .append)
+        #expect(s.step(Self.frame(.continuation, fin: false, length: 25)) == .append(.binary))
         #expect(s.step(Self.frame(.continuation, fin: true, length: 25)) == .finish(.binary))
         // The count restarts with the next message.
         #expect(s.step(Self.frame(.binary, fin: false, length: 100)) == .begin(.binary))
@@ -77,7 +77,7 @@ import Testing
         var s = WebSocketMessageState(maxMessage: 100)
         #expect(s.step(Self.frame(.text, fin: false, length: 5)) == .begin(.text))
         #expect(s.step(Self.frame(.ping, length: 4)) == .ping)
-        #expect(s.step(Self.frame(.continuation, fin: false, length: 5)) == .append)
+        #expect(s.step(Self.frame(.continuation, fin: false, length: 5)) == .append(.text))
         #expect(s.step(Self.frame(.pong, length: 0)) == .pong)
         #expect(s.inMessage)
         // Control payloads do not count towards the message size.

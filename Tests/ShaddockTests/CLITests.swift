@@ -98,7 +98,7 @@ import Testing
 
     @Test func helpDocumentsEveryOption() throws {
         for (command, options) in [("serve", ["--host", "--port", "--threads", "--heartbeat", "--config", "--env", "--server-id"]),
-                                   ("echo", ["--host", "--port", "--threads"])] {
+                                   ("echo", ["--host", "--port", "--threads", "--max-message-bytes"])] {
             let p = Process()
             p.executableURL = Self.binary
             p.arguments = [command, "--help"]
@@ -109,6 +109,24 @@ import Testing
             let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             for o in options { #expect(text.contains(o), "\(command) --help lacks \(o)") }
         }
+    }
+
+    @Test func echoTakesALargerMessageLimit() throws {
+        let port = try Self.freePort()
+        let (process, _) = try start(["echo", "--host", "127.0.0.1", "--port", "\(port)", "--threads", "1",
+                                      "--max-message-bytes", "\(16 << 20)"])
+        defer { process.terminate(); process.waitUntilExit() }
+        var socket: WebSocketTestClient?
+        for _ in 0..<100 where socket == nil {
+            socket = try? WebSocketTestClient.connect(port: port).0
+            if socket == nil { usleep(50_000) }
+        }
+        let ws = try #require(socket)
+        // Past the default limit of 64 KiB.
+        let message = (0..<100_000).map { UInt8(truncatingIfNeeded: $0) }
+        try ws.sendBinary(message)
+        #expect(try ws.readMessage().payload == message)
+        #expect(try refused(["echo", "--max-message-bytes", "\((64 << 20) + 1)"]).contains("maxMessageBytes"))
     }
 
     func writeTemporary(_ name: String, _ json: String) throws -> String {

@@ -357,6 +357,22 @@ import Glibc
         ("host", { $0.host = "1.2.3" }, .invalid("host", "\"1.2.3\" is not a numeric IPv4 or IPv6 address")),
     ]
 
+    /// A WebSocket message may pass a package's 3-byte length (Autobahn's
+    /// largest messages are 16 MiB); a package may not.
+    @Test func messagesMayPassAPackagesLength() {
+        var config = GatewayConfiguration()
+        config.maxMessageBytes = 16 << 20
+        config.maxFrameBytes = 16 << 20
+        #expect(throws: Never.self) { try config.validate() }
+        config.maxPackageBytes = 16 << 20
+        #expect(throws: ConfigurationError.invalid("maxPackageBytes", "16777216 is not in 16...16777215")) { try config.validate() }
+        config.maxPackageBytes = 1024
+        config.maxMessageBytes = GatewayConfiguration.maxWebSocketMessageBytes + 1
+        #expect(throws: ConfigurationError.invalid("maxMessageBytes", "67108865 is not in 16...67108864")) {
+            try Server.echo(configuration: config)
+        }
+    }
+
     @Test(arguments: validationErrors)
     func validateNamesTheValue(_ name: String, _ change: @Sendable (inout GatewayConfiguration) -> Void, _ expected: ConfigurationError) {
         var config = GatewayConfiguration()

@@ -133,6 +133,58 @@ import Testing
         #expect(try ws.readClose().code == 1007)
     }
 
+    @Test func echoServerFailsInvalidTextInTheFragmentThatHoldsIt() throws {
+        let server = try TestServer(mode: .echo)
+        let (ws, _) = try WebSocketTestClient.connect(port: server.port)
+        // U+110000 in the second fragment; the message never ends.
+        try ws.sendFrame(opcode: 0x1, payload: Array("κόσμε".utf8), fin: false)
+        try ws.sendFrame(opcode: 0x0, payload: [0xF4, 0x90, 0x80, 0x80], fin: false)
+        #expect(try ws.readClose().code == 1007)
+        // A code point whose first byte ends a fragment: refused with the next.
+        let (ws2, _) = try WebSocketTestClient.connect(port: server.port)
+        try ws2.sendFrame(opcode: 0x1, payload: Array("κόσμε".utf8) + [0xF4], fin: false)
+        try ws2.sendFrame(opcode: 0x0, payload: [0x90], fin: false)
+        #expect(try ws2.readClose().code == 1007)
+        // A message that ends inside a character.
+        let (ws3, _) = try WebSocketTestClient.connect(port: server.port)
+        try ws3.sendFrame(opcode: 0x1, payload: [0x61, 0xE2], fin: false)
+        try ws3.sendFrame(opcode: 0x0, payload: [0x82], fin: true)
+        #expect(try ws3.readClose().code == 1007)
+    }
+
+    @Test func echoServerJoinsACharacterSplitAcrossFragments() throws {
+        let server = try TestServer(mode: .echo)
+        let (ws, _) = try WebSocketTestClient.connect(port: server.port)
+        let text = Array("a😀b€".utf8)
+        try ws.sendFrame(opcode: 0x1, payload: Array(text[..<2]), fin: false)
+        try ws.sendPing([1])
+        try ws.sendFrame(opcode: 0x0, payload: Array(text[2..<4]), fin: false)
+        try ws.sendFrame(opcode: 0x0, payload: [], fin: false)
+        try ws.sendFrame(opcode: 0x0, payload: Array(text[4..<7]), fin: false)
+        try ws.sendFrame(opcode: 0x0, payload: Array(text[7...]), fin: true)
+        #expect(try ws.readFrame().opcode == 0xA)
+        #expect(try ws.readMessage().text == "a😀b€")
+    }
+
+    /// The echo of an echo server's largest message fits in what a connection
+    /// may leave unsent (Autobahn's case 9 sends up to 16 MiB).
+    @Test func echoServerTakesMessagesPastThePendingBound() throws {
+        var config = GatewayConfiguration()
+        config.maxMessageBytes = 16 << 20
+        #expect(try Server.echo(configuration: config).configuration.maxPendingBytes >= (16 << 20) + 10)
+
+        let server = try TestServer(mode: .echo) {
+            $0.maxMessageBytes = 3 << 20
+            $0.maxFrameBytes = 3 << 20
+            $0.maxPendingBytes = 1 << 20
+        }
+        let (ws, _) = try WebSocketTestClient.connect(port: server.port)
+        let big = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try ws.sendBinary(big)
+        #expect(try ws.readMessage(timeout: 10).payload == big)
+        #expect(server.counter(.slowConsumerCloses) == 0)
+    }
+
     @Test func echoServerRefusesRawTCP() throws {
         let server = try TestServer(mode: .echo)
         let socket = try TestSocket(port: server.port)

@@ -8,8 +8,8 @@ public struct WebSocketMessageState: Sendable {
         case message(WebSocketOpcode)
         /// The first fragment of a message: start collecting.
         case begin(WebSocketOpcode)
-        /// A middle fragment: append it.
-        case append
+        /// A middle fragment of a message of this opcode: append it.
+        case append(WebSocketOpcode)
         /// The last fragment: append it, then deliver the collected message.
         case finish(WebSocketOpcode)
         case ping
@@ -42,7 +42,7 @@ public struct WebSocketMessageState: Sendable {
             guard let opcode = fragmented else { return .failure(.protocolError, "continuation without a message") }
             collected += frame.payload.count
             if collected > maxMessage { return .failure(.messageTooBig, "message over \(maxMessage) bytes") }
-            if !frame.fin { return .append }
+            if !frame.fin { return .append(opcode) }
             fragmented = nil
             collected = 0
             return .finish(opcode)
