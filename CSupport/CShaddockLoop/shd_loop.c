@@ -180,8 +180,11 @@ void shd_loop_set_limits(shd_loop_t *loop, size_t max_buffered, size_t max_pendi
 
 void shd_loop_free(shd_loop_t *loop) {
     if (loop == NULL) return;
+    // A loop that never ran (a server whose start failed) still has its
+    // listener and timers open: close them, or the loop cannot be closed.
+    if (!loop->shutting_down) shd_loop_shutdown(loop);
     uv_close((uv_handle_t *)&loop->wake, NULL);
-    uv_run(&loop->uv, UV_RUN_NOWAIT);
+    uv_run(&loop->uv, UV_RUN_DEFAULT);
     // Items posted after the last drain are freed, not delivered: the owner
     // is being released.
     shd_post_t *p = __atomic_exchange_n(&loop->inbox, NULL, __ATOMIC_ACQUIRE);

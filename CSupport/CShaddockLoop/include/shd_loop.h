@@ -167,7 +167,7 @@ void shd_loop_stop_listening(shd_loop_t *loop);
 /// connections accepted from now on; max_buffered to every read from now on.
 void shd_loop_set_limits(shd_loop_t *loop, size_t max_buffered, size_t max_pending);
 
-/// Frees a loop whose shd_loop_run has returned.
+/// Frees a loop whose shd_loop_run has returned, or one that never ran.
 void shd_loop_free(shd_loop_t *loop);
 
 /// The loop's cached time in milliseconds (updated once per iteration).
