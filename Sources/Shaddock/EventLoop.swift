@@ -1,6 +1,7 @@
 import CShaddockLoop
 import Logging
 import ShaddockProtocol
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +16,7 @@ final class EventLoop: @unchecked Sendable {
     private(set) var raw: OpaquePointer!
     var logger: Logger
     /// Set from any thread by requestStop; read on the loop.
-    private var stopFlag: Int32 = 0
+    private let stopFlag = Atomic<Bool>(false)
     private var nextSession: UInt64 = 0
     /// Reused for encoding JSON responses, so a steady flow allocates nothing.
     var scratch: [UInt8] = []
@@ -111,12 +112,12 @@ final class EventLoop: @unchecked Sendable {
 
     /// Asks the loop to stop; safe from any thread.
     func requestStop() {
-        withUnsafeMutablePointer(to: &stopFlag) { shd_flag_set($0) }
+        stopFlag.store(true, ordering: .releasing)
         shd_loop_wake(raw)
     }
 
     private func onWake() {
-        if withUnsafeMutablePointer(to: &stopFlag, { shd_flag_get($0) }) != 0 {
+        if stopFlag.load(ordering: .acquiring) {
             shd_loop_shutdown(raw)
         }
     }

@@ -14,8 +14,4 @@ static inline uint64_t shd_counter_load(const uint64_t *counter) {
     return __atomic_load_n(counter, __ATOMIC_RELAXED);
 }
 
-/// A flag set by one thread and read by another.
-static inline void shd_flag_set(int *flag) { __atomic_store_n(flag, 1, __ATOMIC_RELEASE); }
-static inline int shd_flag_get(const int *flag) { return __atomic_load_n(flag, __ATOMIC_ACQUIRE); }
-
 #endif
