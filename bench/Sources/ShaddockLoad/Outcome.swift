@@ -7,6 +7,10 @@ struct Outcome {
     var completed: UInt64 = 0
     /// Broadcast: onChat pushes the receivers got inside the window.
     var pushes: UInt64 = 0
+    /// Soak: requests sent inside the window, and the onChat pushes that the
+    /// chats answered inside it should have brought.
+    var requested: UInt64 = 0
+    var expectedPushes: UInt64 = 0
     var sessionsUp = 0
     var setupSeconds: Double?
     /// The measured window's length.
@@ -32,7 +36,7 @@ struct Outcome {
     var units: (one: String, many: String) {
         switch plan.mode {
         case .wsEcho: ("echo", "echoes")
-        case .pomelo, .pomeloTCP: ("request", "requests")
+        case .pomelo, .pomeloTCP, .soak: ("request", "requests")
         case .connect: ("setup", "setups")
         case .hold: ("session", "sessions")
         case .broadcast: ("push", "pushes")
@@ -47,11 +51,18 @@ struct Outcome {
         var lines = ["shaddock-load \(plan.mode.rawValue) \(plan.host):\(plan.port): \(plan.connections) connections, "
             + "\(plan.threads) thread\(plan.threads == 1 ? "" : "s"), depth \(plan.depth)"]
         if let setupSeconds { lines.append("  set-up     \(sessionsUp) sessions in \(format(setupSeconds, digits: 2)) s") }
-        if plan.mode == .hold {
+        if plan.mode == .hold || plan.mode == .soak {
             lines.append("  held       \(sessionsUp) sessions for \(format(seconds, digits: 1)) s")
-        } else {
-            lines.append("  \(units.many.padding(9))  \(plan.mode == .broadcast ? pushes : completed)"
-                + " in \(format(seconds, digits: 2)) s = \(format(throughput, digits: 0))/s")
+        }
+        if plan.mode == .soak {
+            lines.append("  requests   \(completed) answered of \(requested) sent = \(format(throughput, digits: 1))/s")
+            lines.append("  pushes     \(pushes) onChat (\(expectedPushes) expected from the chats answered)")
+        }
+        if plan.mode != .hold {
+            if plan.mode != .soak {
+                lines.append("  \(units.many.padding(9))  \(plan.mode == .broadcast ? pushes : completed)"
+                    + " in \(format(seconds, digits: 2)) s = \(format(throughput, digits: 0))/s")
+            }
             if plan.mode == .broadcast { lines.append("  sends      \(completed) (\(format(Double(completed) / max(seconds, 1e-9), digits: 0))/s)") }
             let q = Self.quantiles.map { "\($0.0) \(format(micros(histogram.quantile($0.1)), digits: 0))" }
             lines.append("  latency µs " + (q + ["max \(format(micros(histogram.max), digits: 0))"]).joined(separator: "  "))
@@ -80,11 +91,19 @@ struct Outcome {
         let errorFields = ErrorKind.allCases.map { #""\#($0.name)":\#(errors[$0])"# }
         fields.append(#""errors":{\#(errorFields.joined(separator: ","))}"#)
         fields.append(#""errors_total":\#(errors.total)"#)
-        if plan.mode == .hold || plan.mode == .broadcast {
+        if plan.mode.holdsSessions {
             fields.append(#""sessions_up":\#(sessionsUp)"#)
             fields.append(#""setup_s":\#(setupSeconds.map { format($0, digits: 3) } ?? "null")"#)
         }
-        if plan.mode == .broadcast { fields.append(#""pushes":\#(pushes)"#) }
+        if plan.mode == .broadcast || plan.mode == .soak { fields.append(#""pushes":\#(pushes)"#) }
+        if plan.mode == .soak {
+            let tcp = (0..<plan.connections).filter { !plan.overWebSocket($0) }.count
+            let chatters = (0..<plan.connections).filter { plan.room(of: $0) != nil }.count
+            fields.append(#""requested":\#(requested)"#)
+            fields.append(#""expected_pushes":\#(expectedPushes)"#)
+            fields.append(#""interval_s":\#(format(Double(plan.intervalNanos) / 1e9, digits: 3))"#)
+            fields.append(#""sessions_tcp":\#(tcp),"sessions_chat":\#(chatters),"room_size":\#(plan.roomSize)"#)
+        }
         if let server {
             fields.append(#""server":{"cpu_s":\#(format(Double(server.end.cpuNanos - server.start.cpuNanos) / 1e9, digits: 4)),"#
                 + #""cpu_us_per_op":\#(serverMicrosPerOp.map { format($0, digits: 4) } ?? "null"),"#

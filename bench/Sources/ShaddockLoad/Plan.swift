@@ -14,9 +14,15 @@ struct Plan: Sendable {
         case hold
         /// Receivers in one chat channel, one sender: pushes delivered per second.
         case broadcast
+        /// Held sessions with light traffic: heartbeats, one request per
+        /// session every `interval`, a share over raw TCP, a share chatting.
+        case soak
 
         var overWebSocket: Bool { self != .pomeloTCP }
         var speaksPomelo: Bool { self != .wsEcho }
+        /// Sets every session up first and measures from then on; a lost
+        /// session is counted, not replaced.
+        var holdsSessions: Bool { self == .hold || self == .broadcast || self == .soak }
     }
 
     var mode: Mode
@@ -38,6 +44,40 @@ struct Plan: Sendable {
     var timeoutNanos: UInt64
     /// Connections being set up at once (hold, broadcast logins).
     var setupConcurrency: Int
-    /// The chat room the broadcast receivers and sender log into.
+    /// The chat room the broadcast receivers and sender log into (soak: the
+    /// prefix of the rooms' names).
     var channel: String
+    /// Soak: time between two requests of one session.
+    var intervalNanos: UInt64 = 10_000_000_000
+    /// Soak: the share of sessions over raw TCP, and of sessions that log
+    /// into a chat room of `roomSize` and chat instead of asking `route`.
+    var tcpShare = 0.0
+    var chatShare = 0.0
+    var roomSize = 50
+    /// A progress line this often; 0: none.
+    var progressNanos: UInt64 = 0
+
+    /// Whether connection `n` is over WebSocket: soak spreads its TCP share
+    /// evenly over the connections (0.25: every fourth).
+    func overWebSocket(_ n: Int) -> Bool {
+        mode == .soak ? !Self.picked(n, share: tcpShare) : mode.overWebSocket
+    }
+
+    /// Soak: the chat room of connection `n`, if it is one of the chatters.
+    func room(of n: Int) -> Int? {
+        guard mode == .soak, Self.picked(n, share: chatShare) else { return nil }
+        return (Self.picks(below: n + 1, share: chatShare) - 1) / roomSize
+    }
+
+    /// Soak: how many connections are in `room`; each gets every chat sent there.
+    func members(of room: Int) -> Int {
+        min(roomSize, Self.picks(below: connections, share: chatShare) - room * roomSize)
+    }
+
+    /// How many of the connections below `n` a share picks.
+    private static func picks(below n: Int, share: Double) -> Int { Int(Double(n) * share) }
+
+    private static func picked(_ n: Int, share: Double) -> Bool {
+        picks(below: n + 1, share: share) > picks(below: n, share: share)
+    }
 }

@@ -18,6 +18,10 @@ final class Slot {
     /// The connection's number across all threads.
     let number: Int
     let source: String?
+    /// WebSocket or raw TCP (soak mixes them).
+    let overWebSocket: Bool
+    /// Soak: the chat room this session logs into and chats in.
+    let room: Int?
     var conn: OpaquePointer?
     var phase = Phase.idle
     var isSender = false
@@ -39,9 +43,11 @@ final class Slot {
     var sentID: [UInt32]
     var fifoHead = 0
 
-    init(number: Int, source: String?, capacity: Int) {
+    init(number: Int, source: String?, capacity: Int, overWebSocket: Bool = true, room: Int? = nil) {
         self.number = number
         self.source = source
+        self.overWebSocket = overWebSocket
+        self.room = room
         var cap = 1
         while cap < capacity { cap <<= 1 }
         sentAt = [UInt64](repeating: 0, count: cap)

@@ -1,5 +1,6 @@
 import CShaddockLoop
 import ShaddockProtocol
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -27,6 +28,14 @@ final class Worker: @unchecked Sendable {
     /// Broadcast: onChat pushes received inside the window, and other pushes.
     var pushes: UInt64 = 0
     var otherPushes: UInt64 = 0
+    /// Soak: requests sent inside the window, and the onChat pushes the
+    /// chats answered inside it should have brought (one per room member).
+    var requested: UInt64 = 0
+    var expectedPushes: UInt64 = 0
+    /// Soak: the requests due so far, counted from the window's start.
+    var scheduled: UInt64 = 0
+    /// The results so far, for the main thread's progress lines.
+    let progress = Progress()
 
     // Read from `shared` on every tick.
     var windowStart: UInt64 = .max
@@ -54,7 +63,9 @@ final class Worker: @unchecked Sendable {
         var n = index
         while n < plan.connections {
             let source = plan.sources.isEmpty ? nil : plan.sources[n % plan.sources.count]
-            slots.append(Slot(number: n, source: source, capacity: plan.depth))
+            // Soak: room for a few late answers; a request that late times out anyway.
+            slots.append(Slot(number: n, source: source, capacity: plan.mode == .soak ? max(plan.depth, 4) : plan.depth,
+                              overWebSocket: plan.overWebSocket(n), room: plan.room(of: n)))
             n += plan.threads
         }
     }
@@ -104,10 +115,7 @@ final class Worker: @unchecked Sendable {
 
     /// How many slots may be between connect and set-up at once.
     var setupLimit: Int {
-        switch plan.mode {
-        case .hold, .broadcast: max(1, plan.setupConcurrency / plan.threads)
-        default: .max
-        }
+        plan.mode.holdsSessions ? max(1, plan.setupConcurrency / plan.threads) : .max
     }
 
     private func tick() {
@@ -137,10 +145,34 @@ final class Worker: @unchecked Sendable {
                 sendPackage(s, .heartbeat, body: [])
             }
         }
+        if plan.mode == .soak && now >= windowStart { sendDue(now: now) }
         if now - lastTimeoutCheck >= 100_000_000 {
             lastTimeoutCheck = now
             checkTimeouts(now: now)
         }
+        if plan.progressNanos > 0 { publishProgress() }
+    }
+
+    /// Soak: every session sends one request per interval. The sessions take
+    /// turns, so the requests are spread evenly over the interval.
+    private func sendDue(now: UInt64) {
+        let due = UInt64(Double(now - windowStart) / Double(plan.intervalNanos) * Double(slots.count))
+        while scheduled < due {
+            let s = slots[Int(scheduled % UInt64(slots.count))]
+            scheduled += 1
+            // A lost session was counted when it closed; a full ring means
+            // answers later than the timeout, which counts them.
+            guard s.phase == .holding, s.outstanding < s.sentAt.count else { continue }
+            requested += 1
+            sendRequest(s, body: s.room == nil ? plan.body : Self.chatBody, now: now)
+        }
+    }
+
+    private func publishProgress() {
+        progress.completed.store(completed, ordering: .relaxed)
+        progress.requested.store(requested, ordering: .relaxed)
+        progress.pushes.store(pushes, ordering: .relaxed)
+        progress.errors.store(errors.total, ordering: .relaxed)
     }
 
     private func checkTimeouts(now: UInt64) {
@@ -175,7 +207,7 @@ final class Worker: @unchecked Sendable {
     }
 
     private func opened(_ s: Slot) {
-        if plan.mode.overWebSocket {
+        if s.overWebSocket {
             s.phase = .upgrading
             upgrade.withUnsafeBytes { _ = shd_conn_write(s.conn, $0.baseAddress, $0.count) }
         } else {
@@ -238,7 +270,7 @@ final class Worker: @unchecked Sendable {
     /// scratch buffer, framed for the transport.
     private func sendScratch(_ s: Slot, end: Int) {
         var start = ClientWire.frameRoom
-        if plan.mode.overWebSocket {
+        if s.overWebSocket {
             start = ClientWire.maskInPlace(scratch, payloadAt: start, length: end - start, mask: s.mask)
         }
         let rc = shd_conn_write(s.conn, scratch.baseAddress! + start, end - start)
@@ -257,8 +289,7 @@ final class Worker: @unchecked Sendable {
         s.sentID[k] = id
         if s.outstanding == 0 { s.lastProgressAt = now }
         s.outstanding += 1
-        let end = ClientWire.writeRequest(id: id, route: plan.mode == .broadcast ? Self.chatRoute(s) : route,
-                                          body: body, into: scratch, at: ClientWire.frameRoom)
+        let end = ClientWire.writeRequest(id: id, route: requestRoute(s), body: body, into: scratch, at: ClientWire.frameRoom)
         sendScratch(s, end: end)
     }
 
@@ -275,10 +306,16 @@ final class Worker: @unchecked Sendable {
     static let sendRoute = Array("chat.chatHandler.send".utf8)
     static let chatBody = Array(#"{"content":"hello","target":"*"}"#.utf8)
 
-    private static func chatRoute(_ s: Slot) -> [UInt8] { s.phase == .loggingIn ? loginRoute : sendRoute }
+    /// A chat member logs in, then chats (the broadcast sender, soak's
+    /// chatters); every other session asks `--route`.
+    private func requestRoute(_ s: Slot) -> [UInt8] {
+        if s.phase == .loggingIn { return Self.loginRoute }
+        return s.isSender || s.room != nil ? Self.sendRoute : route
+    }
 
     private func loginBody(_ s: Slot) -> [UInt8] {
-        Array(#"{"uid":"\#(s.isSender ? "sender" : "r\(s.number)")","rid":"\#(plan.channel)"}"#.utf8)
+        let room = s.room.map { "\(plan.channel)-\($0)" } ?? plan.channel
+        return Array(#"{"uid":"\#(s.isSender ? "sender" : "r\(s.number)")","rid":"\#(room)"}"#.utf8)
     }
 
     // MARK: - Receiving
@@ -306,7 +343,7 @@ final class Worker: @unchecked Sendable {
             }
         }
         let now = monotonicNanos()
-        if !plan.mode.overWebSocket {
+        if !s.overWebSocket {
             while o < bytes.count && s.isLive {
                 switch Package.scan(bytes, at: o, maxBody: Package.maxBodyLength) {
                 case .needMore: return o
@@ -401,14 +438,17 @@ final class Worker: @unchecked Sendable {
             settingUp -= 1
             s.phase = .closing
             shd_conn_close(s.conn, Int32(SHD_CLOSE_GRACEFUL))
-        case .hold:
-            settingUp -= 1
-            s.phase = .holding
-            s.countedUp = true
-            shared.sessionsUp.add(1, ordering: .relaxed)
-        case .broadcast:
-            s.phase = .loggingIn
-            sendRequest(s, body: loginBody(s), now: now)
+        case .hold, .broadcast, .soak:
+            // Channel members (broadcast receivers, soak's chatters) log in first.
+            if plan.mode == .broadcast || s.room != nil {
+                s.phase = .loggingIn
+                sendRequest(s, body: loginBody(s), now: now)
+            } else {
+                settingUp -= 1
+                s.phase = .holding
+                s.countedUp = true
+                shared.sessionsUp.add(1, ordering: .relaxed)
+            }
         default:
             settingUp -= 1
             s.phase = .running
@@ -436,17 +476,23 @@ final class Worker: @unchecked Sendable {
             }
             return
         }
-        answered(s, sentAt: s.sentAt[k], now: now)
+        let counted = answered(s, sentAt: s.sentAt[k], now: now)
+        guard plan.mode != .soak else {
+            if counted, let room = s.room { expectedPushes += UInt64(plan.members(of: room)) }
+            return
+        }
         sendRequest(s, body: s.isSender ? Self.chatBody : plan.body, now: now)
     }
 
-    private func answered(_ s: Slot, sentAt: UInt64, now: UInt64) {
+    /// Returns whether the answer was inside the window (and counted).
+    @discardableResult
+    private func answered(_ s: Slot, sentAt: UInt64, now: UInt64) -> Bool {
         s.outstanding -= 1
         s.lastProgressAt = now
-        if sentAt >= windowStart && now < windowEnd {
-            completed += 1
-            histogram.record(now - sentAt)
-        }
+        guard sentAt >= windowStart && now < windowEnd else { return false }
+        completed += 1
+        histogram.record(now - sentAt)
+        return true
     }
 
     private func pushed(_ s: Slot, _ message: MessageView, _ body: UnsafeRawBufferPointer, now: UInt64) {
@@ -471,5 +517,13 @@ final class Worker: @unchecked Sendable {
 extension Plan.Mode {
     /// Whether a lost connection is replaced (load modes) or only counted
     /// (held sessions, channel members).
-    var restarts: Bool { self != .hold && self != .broadcast }
+    var restarts: Bool { !holdsSessions }
+}
+
+/// A worker's counts, copied on each tick for the main thread's progress lines.
+final class Progress: Sendable {
+    let completed = Atomic<UInt64>(0)
+    let requested = Atomic<UInt64>(0)
+    let pushes = Atomic<UInt64>(0)
+    let errors = Atomic<UInt64>(0)
 }

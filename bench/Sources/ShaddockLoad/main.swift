@@ -14,17 +14,19 @@ struct Load: ParsableCommand {
             handshake, ack, close: setups per second), hold (open --connections sessions and \
             keep them with heartbeats; prints "up N" once all are), broadcast (--connections \
             receivers log into one room of the chat example; one sender chats with --depth \
-            sends outstanding; pushes delivered per second).
+            sends outstanding; pushes delivered per second), soak (hold --connections sessions \
+            with heartbeats; each sends one request every --interval, --tcp-share of them over \
+            raw TCP, --chat-share of them logged into rooms of --room-size and chatting there).
             Prints a summary, then one JSON line. Stops by itself after warm-up plus duration \
-            (hold and broadcast: after set-up plus those), or on SIGINT/SIGTERM.
+            (hold, broadcast and soak: after set-up plus those), or on SIGINT/SIGTERM.
             """)
 
-    @Argument(help: "ws-echo | pomelo | pomelo-tcp | connect | hold | broadcast")
+    @Argument(help: "ws-echo | pomelo | pomelo-tcp | connect | hold | broadcast | soak")
     var mode: String
 
     @Option var host = "127.0.0.1"
     @Option var port: Int
-    @Option(help: "Connections (hold: sessions; broadcast: receivers).")
+    @Option(help: "Connections (hold, soak: sessions; broadcast: receivers).")
     var connections = 100
     @Option var threads = 1
     @Option(help: "Seconds measured.")
@@ -44,10 +46,20 @@ struct Load: ParsableCommand {
     var timeout = 10.0
     @Option(help: "Seconds allowed for every hold session or broadcast receiver to be set up.")
     var setupTimeout = 300.0
-    @Option(help: "Set-ups in progress at once (hold, broadcast).")
+    @Option(help: "Set-ups in progress at once (hold, broadcast, soak).")
     var setupConcurrency = 256
-    @Option(help: "The broadcast's chat room.")
+    @Option(help: "The broadcast's chat room (soak: the prefix of its rooms' names).")
     var channel = "bench"
+    @Option(help: "Soak: seconds between two requests of one session.")
+    var interval = 10.0
+    @Option(help: "Soak: the share of sessions over raw TCP (0...1).")
+    var tcpShare = 0.0
+    @Option(help: "Soak: the share of sessions that log into a chat room and chat instead of asking --route (0...1).")
+    var chatShare = 0.0
+    @Option(help: "Soak: members of each chat room.")
+    var roomSize = 50
+    @Option(help: "Seconds between progress lines (0: none).")
+    var progress = 0.0
     @Option(help: "A server process to measure over the window: CPU time (all threads) and RSS, from /proc.")
     var serverPid: Int32?
 
@@ -59,6 +71,9 @@ struct Load: ParsableCommand {
             throw ValidationError("connections, threads, depth and duration must be positive")
         }
         guard route.utf8.count <= 255 else { throw ValidationError("a route is at most 255 bytes") }
+        guard interval > 0, roomSize > 0, progress >= 0, (0...1).contains(tcpShare), (0...1).contains(chatShare) else {
+            throw ValidationError("interval and room-size must be positive, progress 0 or more, shares in 0...1")
+        }
     }
 
     func run() throws {
@@ -66,7 +81,9 @@ struct Load: ParsableCommand {
             mode: Plan.Mode(rawValue: mode)!, host: host, port: port, connections: connections,
             threads: min(threads, connections), durationNanos: UInt64(duration * 1e9), warmupNanos: UInt64(warmup * 1e9),
             depth: depth, size: size, route: route, body: Array(body.utf8), sources: try Self.sources(source),
-            timeoutNanos: UInt64(timeout * 1e9), setupConcurrency: setupConcurrency, channel: channel)
+            timeoutNanos: UInt64(timeout * 1e9), setupConcurrency: setupConcurrency, channel: channel,
+            intervalNanos: UInt64(interval * 1e9), tcpShare: tcpShare, chatShare: chatShare, roomSize: roomSize,
+            progressNanos: UInt64(progress * 1e9))
         let outcome = Runner(plan: plan, setupTimeoutNanos: UInt64(setupTimeout * 1e9), probe: serverPid.map(ServerProbe.init)).run()
         print(outcome.summary())
         print(outcome.json())
