@@ -25,7 +25,10 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let valid = JSON.isValid(body)
     let parsed = Result { () throws(JSONError) in try JSON.parse(body) }
     invariant(valid == ((try? parsed.get()) != nil), "isValid says \(valid), parse says \(parsed)")
-    if case .success(let value) = parsed { checkWritten(value) }
+    if case .success(let value) = parsed {
+        checkWritten(value)
+        checkTyped(value)
+    }
 
     let client = ClientHandshake(body: body)
     let sys = (try? parsed.get())?["sys"]?.objectValue
@@ -61,6 +64,36 @@ extension JSONValue {
     }
 }
 
+/// A handshake as a handler would type it, with a field of each kind the
+/// decoder converts to.
+struct TypedHandshake: Codable, Equatable {
+    struct Sys: Codable, Equatable {
+        var type: String?
+        var version: String?
+        var dictVersion: String?
+        var protoVersion: Int?
+        var rsa: [String: JSONValue]?
+    }
+    var sys: Sys?
+    var user: JSONValue?
+    var counts: [Int8]?
+    var ids: [UInt64]?
+    var ratio: Float?
+    var flags: [String: Bool]?
+    var grid: [[Int32]]?
+}
+
+/// Decoding into typed fields refuses what does not fit rather than
+/// trapping, and a value that decodes and encodes decodes the same again.
+/// (The encoder refuses integers past 2^53, which the decoder takes when
+/// they are exact doubles.)
+func checkTyped(_ value: JSONValue) {
+    guard let typed = try? JSONValueDecoder().decode(TypedHandshake.self, from: value),
+          let encoded = try? JSONValueEncoder().encode(typed) else { return }
+    let again = try? JSONValueDecoder().decode(TypedHandshake.self, from: encoded)
+    invariant(again == typed, "decoded \(typed), encoded as \(encoded.jsonString), decoded again as \(String(describing: again))")
+}
+
 /// The answer is one handshake package holding code 200, the heartbeat,
 /// the dictionary unless the client has it, and the user payload given.
 func checkAnswer(_ client: ClientHandshake) {
@@ -94,6 +127,8 @@ func seeds(_ vectors: [WireVector]) -> [[UInt8]] {
         "\"\u{10FFFF}\u{7F}\u{2028}\"",
         #"{"sys":{"type":"probe"},"user":"\ud800x\udc00"}"#,
         "1E+2",
+        #"{"sys":{"protoVersion":3,"rsa":{"n":"x"}},"counts":[-128,127],"ids":[9007199254740992],"ratio":3.4e38,"#
+            + #""flags":{"a":true},"grid":[[2147483647],[]]}"#,
     ]
     out += texts.map { Array($0.utf8) }
     return out
