@@ -63,6 +63,25 @@ import Testing
         #expect(d.routes == ["", "a.b.c", "x.y.z"])
     }
 
+    /// "é" and "e\u{301}" are equal Swift strings but two JavaScript property
+    /// names, so two routes. Found while writing the dictionary check of
+    /// fuzz/'s message target, which refuses the input `05 c3a9 0a 65cc81`
+    /// (two handler lines) and `03 c3a9 0a 65cc81` (a handler and a user
+    /// route) without this.
+    @Test func canonicallyEquivalentRoutesAreDistinct() throws {
+        let composed = String(decoding: [0xC3, 0xA9], as: UTF8.self)
+        let decomposed = String(decoding: [0x65, 0xCC, 0x81], as: UTF8.self)
+        let d = try RouteDictionary(handlerRoutes: [composed, decomposed])
+        #expect(d.count == 2)
+        #expect(d.code(for: decomposed) == 1 && d.code(for: composed) == 2)
+        #expect(d.route(forCode: 1).map { Array($0.utf8) } == [0x65, 0xCC, 0x81])
+        let u = try RouteDictionary(handlerRoutes: [composed], userRoutes: [decomposed])
+        #expect(u.count == 2 && u.code(for: decomposed) == 2)
+        #expect(throws: RouteDictionary.BuildError.duplicateRoute(composed)) {
+            try RouteDictionary(handlerRoutes: [composed], userRoutes: [composed])
+        }
+    }
+
     @Test func codeForEveryRouteBytes() throws {
         let d = try ChatDemo.dictionary()
         for (route, code) in ChatDemo.codes {

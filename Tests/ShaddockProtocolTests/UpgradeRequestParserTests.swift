@@ -196,6 +196,11 @@ import Testing
         ("bad header name char", head(goodHeaders + ["X@Y: 1"])),
         ("folded header line", head(goodHeaders + [" folded"])),
         ("bare CR in a header", head(goodHeaders + ["X-A: 1\rX-B: 2"])),
+        ("NUL in the target", head("GET /a\u{0}b HTTP/1.1", goodHeaders)),
+        ("bare LF in the target", head("GET /a\nb HTTP/1.1", goodHeaders)),
+        ("control character in the target", head("GET /a\u{7F} HTTP/1.1", goodHeaders)),
+        ("NUL in a header value", head(goodHeaders + ["X-A: 1\u{0}2"])),
+        ("bare LF in a header value", head(goodHeaders + ["X-A: 1\nX-B: 2"])),
     ]
 
     @Test(arguments: malformed.map(\.0))
@@ -207,6 +212,24 @@ import Testing
         guard case .malformed = why else { Issue.record("\(name): \(why)"); return }
         // The verdict waits for the whole head and does not depend on how it arrived.
         #expect(Self.scanGrowing(bytes) == r, "\(name)")
+    }
+
+    /// Inputs of fuzz/'s fuzz-upgrade (less its two parameter bytes) that
+    /// were accepted: a NUL as the whole target, and a NUL in the value of
+    /// an unknown header.
+    @Test(arguments: [
+        "474554200020485454502f312e310d0a486f73743a0d0a557067726164653a776562736f636b65740d0a436f6e6e656374696f6e3a55706772"
+            + "6164650d0a5365632d576562536f636b65742d4b65793a64474f7074696f6e616c42735a5342756232356a5a513d3d0d0a5365632d576562"
+            + "536f636b65742d56657273696f6e3a31330d0a0d0a",
+        "474554202f20485454502f312e310d0a686f73743a0d0a636f6e6e656374696f6e3a757067726164650d0a757067726164653a776562736f63"
+            + "6b65740d0a7365632d776562736f636b65742d6b65793a4b6f6b4e536574797a62327846345851594763456c413d3d0d0a7365632d776562"
+            + "736f636b65742d76657273696f6e3a31330d0a733a000d0a0d0a",
+    ])
+    func fuzzedHeadsWithNULAreRefused(_ hex: String) {
+        let bytes = fromHex(hex)
+        let r = Self.scanOnce(bytes)
+        guard case .reject(.malformed) = r else { Issue.record("\(r)"); return }
+        #expect(Self.scanGrowing(bytes) == r)
     }
 
     @Test(arguments: ["POST", "PUT", "HEAD", "get"])

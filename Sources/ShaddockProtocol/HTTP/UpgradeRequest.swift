@@ -87,6 +87,9 @@ public struct UpgradeRequestParser: Sendable {
             return .reject(.malformed("bad request line"))
         }
         for k in 0..<sp1 where !isTokenChar(b[k]) { return .reject(.malformed("bad method")) }
+        // No control character in the target (RFC 9112 §3.2): a NUL or a
+        // bare LF there is read differently by every server that sees it.
+        for k in sp1 + 1..<sp2 where b[k] < 0x20 || b[k] == 0x7F { return .reject(.malformed("bad request target")) }
         let version = sp2 + 1..<lineEnd
         guard equals(b, version, "HTTP/1.1") else { return .reject(.malformed("HTTP/1.1 required")) }
         var hasHost = false, upgrade = false, connection = false
@@ -97,6 +100,9 @@ public struct UpgradeRequestParser: Sendable {
             guard let e = find(b, 13, from: p, to: length), b[e + 1] == 10 else { return .reject(.malformed("bad header line")) }
             guard let colon = find(b, 58, from: p, to: e), colon > p else { return .reject(.malformed("bad header line")) }
             for k in p..<colon where !isTokenChar(b[k]) { return .reject(.malformed("bad header name")) }
+            // A field value with NUL or a bare LF must be refused (RFC 9110
+            // §5.5); a CR here is always the end of the line.
+            for k in colon + 1..<e where b[k] == 0 || b[k] == 10 { return .reject(.malformed("bad header value")) }
             let name = p..<colon
             let value = trim(b, colon + 1..<e)
             if equalsIgnoringCase(b, name, "host") {

@@ -33,12 +33,14 @@ public final class RouteDictionary: Sendable {
     @usableFromInline let table: RouteTable
 
     public init(handlerRoutes: [String], userRoutes: [String] = []) throws(BuildError) {
-        // JavaScript sorts strings by UTF-16 code units.
-        let sorted = Set(handlerRoutes).sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
-        var all = sorted
-        var seen = Set(sorted)
+        // Routes are told apart by their bytes, as JavaScript tells property
+        // names apart by code units: Swift's String equality would take "é"
+        // and "e\u{301}" for one route. JavaScript sorts by UTF-16 code units.
+        var seen = Set<[UInt8]>()
+        var all = handlerRoutes.filter { seen.insert(Array($0.utf8)).inserted }
+        all.sort { $0.utf16.lexicographicallyPrecedes($1.utf16) }
         for r in userRoutes {
-            if !seen.insert(r).inserted { throw .duplicateRoute(r) }
+            if !seen.insert(Array(r.utf8)).inserted { throw .duplicateRoute(r) }
             all.append(r)
         }
         if all.count > Int(UInt16.max) { throw .tooManyRoutes(all.count) }
