@@ -1,4 +1,5 @@
 import CShaddockLoop
+import Dispatch
 import Logging
 import ShaddockProtocol
 import Synchronization
@@ -171,8 +172,9 @@ public final class Server: @unchecked Sendable {
     /// timeouts, the slow-consumer bound and policy, and the drain settings.
     /// New limits hold for every message from now on; the size limits of
     /// a connection's HTTP and WebSocket parsers are those at its accept.
-    /// Returns the names of other settings that differ (they take a
-    /// restart). Throws, changing nothing, if `file` is invalid. Any thread.
+    /// Returns, once every running loop has taken them, the names of other
+    /// settings that differ (they take a restart). Throws, changing nothing,
+    /// if `file` is invalid. Any thread.
     @discardableResult
     public func reload(_ file: GatewayConfiguration) throws(ConfigurationError) -> [String] {
         try file.validate()
@@ -185,7 +187,19 @@ public final class Server: @unchecked Sendable {
         core.connectionLimit.max = next.maxConnections
         core.addressLimit.max = next.maxConnectionsPerAddress
         let limits = Limits(next)
-        for loop in loops { loop.execute { $0.apply(limits, blacklist: blacklist) } }
+        // Returns once the loops have them, so what the caller does next
+        // meets the new limits.
+        let applied = DispatchGroup()
+        for loop in loops {
+            applied.enter()
+            loop.execute {
+                $0.apply(limits, blacklist: blacklist)
+                applied.leave()
+            }
+        }
+        if applied.wait(timeout: .now() + .seconds(5)) == .timedOut {
+            core.logger.warning("reload: a loop did not take the new limits within 5 s (stopped?)")
+        }
         return needRestart
     }
 
