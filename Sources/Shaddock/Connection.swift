@@ -77,7 +77,6 @@ final class Connection {
         Unmanaged<Connection>.fromOpaque(shd_conn_user(conn)!).takeUnretainedValue()
     }
 
-    var config: GatewayConfiguration { loop.core.config }
     var limits: Limits { loop.limits }
     var counters: LoopCounters { loop.counters }
 

@@ -1,19 +1,23 @@
 import Synchronization
 
-/// The server's `max-connections`: one counter shared by the loops, taken on
-/// accept (before any byte is read) and given back on close. The bound may
-/// be changed by a reload; connections over a lowered bound stay.
-final class ConnectionLimit: Sendable {
+/// A bound on open connections that a reload may change; connections over
+/// a lowered bound stay.
+class ReloadableLimit: @unchecked Sendable {
     private let bound: Atomic<Int>
-    private let open = Atomic<Int>(0)
 
     init(max: Int?) { bound = Atomic(max ?? 0) }
 
     /// nil: no limit.
-    var max: Int? {
+    final var max: Int? {
         get { let m = bound.load(ordering: .relaxed); return m > 0 ? m : nil }
         set { bound.store(newValue ?? 0, ordering: .relaxed) }
     }
+}
+
+/// The server's `max-connections`: one counter shared by the loops, taken on
+/// accept (before any byte is read) and given back on close.
+final class ConnectionLimit: ReloadableLimit, @unchecked Sendable {
+    private let open = Atomic<Int>(0)
 
     func acquire() -> Bool {
         let now = open.add(1, ordering: .relaxed).newValue
@@ -29,16 +33,8 @@ final class ConnectionLimit: Sendable {
 /// the loops. The table is touched on accept and close only (never per
 /// message), and only while the limit is on; a connection remembers whether
 /// it was counted, so turning the limit on or off by a reload stays exact.
-final class AddressLimit: Sendable {
-    private let bound: Atomic<Int>
+final class AddressLimit: ReloadableLimit, @unchecked Sendable {
     private let open = Mutex<[String: Int]>([:])
-
-    init(max: Int?) { bound = Atomic(max ?? 0) }
-
-    var max: Int? {
-        get { let m = bound.load(ordering: .relaxed); return m > 0 ? m : nil }
-        set { bound.store(newValue ?? 0, ordering: .relaxed) }
-    }
 
     /// Counts a connection from `address`; false (nothing counted) if the
     /// address already has `max`.
@@ -57,7 +53,4 @@ final class AddressLimit: Sendable {
             table[address] = n > 1 ? n - 1 : nil
         }
     }
-
-    /// Addresses with open counted connections (tests, metrics).
-    var addresses: Int { open.withLock { $0.count } }
 }
