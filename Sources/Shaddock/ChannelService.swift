@@ -1,4 +1,3 @@
-import Synchronization
 import ShaddockProtocol
 
 /// Channels by name, and pushes to uids and to everyone (Pomelo's
@@ -9,9 +8,9 @@ import ShaddockProtocol
 /// mailbox), and its scheduler batches them per session.
 public final class ChannelService: Sendable {
     let sessions: SessionService
-    private let table = Mutex<[String: Channel]>([:])
+    private let table = Locked<[String: Channel]>([:])
     /// The running server's loops and core; nil until it starts.
-    private let attached = Mutex<(loops: [EventLoop], core: GatewayCore)?>(nil)
+    private let attached = Locked<(loops: [EventLoop], core: GatewayCore)?>(nil)
 
     init(sessions: SessionService) { self.sessions = sessions }
 
@@ -91,7 +90,7 @@ public final class Channel: Sendable {
         var byLoop: [[Session]]?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(name: String, service: ChannelService) {
         self.name = name

@@ -34,7 +34,7 @@ final class ConnectionLimit: ReloadableLimit, @unchecked Sendable {
 /// message), and only while the limit is on; a connection remembers whether
 /// it was counted, so turning the limit on or off by a reload stays exact.
 final class AddressLimit: ReloadableLimit, @unchecked Sendable {
-    private let open = Mutex<[String: Int]>([:])
+    private let open = Locked<[String: Int]>([:])
 
     /// Counts a connection from `address`; false (nothing counted) if the
     /// address already has `max`.

@@ -1,7 +1,6 @@
 import CShaddockLoop
 import Dispatch
 import ShaddockProtocol
-import Synchronization
 
 /// A graceful shutdown (SIGTERM): every loop stops accepting, kicks each
 /// session once it has no request running, and at the deadline answers
@@ -10,7 +9,7 @@ import Synchronization
 final class Drain: Sendable {
     let reason: String
     let timeoutMilliseconds: Int
-    private let emptied = Mutex<Set<Int>>([])
+    private let emptied = Locked<Set<Int>>([])
     private let loops: Int
     private let finished = DispatchSemaphore(value: 0)
 

@@ -2,7 +2,6 @@ import CShaddockLoop
 import Dispatch
 import Logging
 import ShaddockProtocol
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +14,7 @@ public final class Server: @unchecked Sendable {
     /// The configuration in force: the one the server started with, with
     /// what reloads have changed.
     public var configuration: GatewayConfiguration { live.withLock { $0 } }
-    private let live: Mutex<GatewayConfiguration>
+    private let live: Locked<GatewayConfiguration>
     let core: GatewayCore
     /// Readable in the module so tests can run code on a loop's thread.
     private(set) var loops: [EventLoop] = []
@@ -49,7 +48,7 @@ public final class Server: @unchecked Sendable {
         try configuration.validate()
         var logger = logger
         logger.logLevel = configuration.logLevel
-        live = Mutex(configuration)
+        live = Locked(configuration)
         core = try GatewayCore(mode: mode, application: application, config: configuration, logger: logger)
     }
 

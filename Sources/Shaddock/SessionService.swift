@@ -7,18 +7,18 @@ import ShaddockProtocol
 /// lookup): never while a handler runs, and never per message.
 public final class SessionService: Sendable {
     private final class Shard: Sendable {
-        let byID = Mutex<[UInt64: Session]>([:])
-        let byUID = Mutex<[String: [Session]]>([:])
-        let published = Mutex<[UInt64: [String: JSONValue]]>([:])
+        let byID = Locked<[UInt64: Session]>([:])
+        let byUID = Locked<[String: [Session]]>([:])
+        let published = Locked<[UInt64: [String: JSONValue]]>([:])
     }
 
     private static let shardCount = 16
     private let shards: [Shard] = (0..<SessionService.shardCount).map { _ in Shard() }
-    private let policy: Mutex<MultiLoginPolicy>
+    private let policy: Locked<MultiLoginPolicy>
     private let counts = Atomic<Int>(0)
     private let bound = Atomic<Int>(0)
 
-    init(policy: MultiLoginPolicy = .kickOld) { self.policy = Mutex(policy) }
+    init(policy: MultiLoginPolicy = .kickOld) { self.policy = Locked(policy) }
 
     func setPolicy(_ p: MultiLoginPolicy) { policy.withLock { $0 = p } }
 

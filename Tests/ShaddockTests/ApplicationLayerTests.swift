@@ -1,7 +1,6 @@
 import Foundation
-import Shaddock
+@testable import Shaddock
 import ShaddockProtocol
-import Synchronization
 import Testing
 
 /// Handlers (sync, async, typed), sessions and filters over real sockets, on
@@ -87,7 +86,7 @@ import Testing
     @Test(arguments: transports)
     func sessionBindSettingsAndClosedCallbacks(_ kind: TransportKind) throws {
         let app = TestApp.make()
-        let closed = Mutex<[String]>([])
+        let closed = Locked<[String]>([])
         app.handle("connector.t.bind") { request, session in
             try session.bind(request.json["uid"]?.stringValue ?? "")
             session.set("level", 7)
@@ -153,8 +152,8 @@ import Testing
     @Test(arguments: transports)
     func filtersRunInOrderAndBeforeFiltersCanRefuse(_ kind: TransportKind) throws {
         let app = TestApp.make()
-        let trail = Mutex<[String]>([])
-        let seen = Mutex<[String]>([])
+        let trail = Locked<[String]>([])
+        let seen = Locked<[String]>([])
         app.before { request, _ in
             trail.withLock { $0.append("global:\(request.route)") }
             if request.json["deny"] != nil { throw Coded(code: 403) }
@@ -203,7 +202,7 @@ import Testing
     func serialFilterRunsASessionsRequestsOneByOne(_ serial: Bool) throws {
         let app = TestApp.make()
         if serial { app.use(.serial(timeoutMilliseconds: 5000)) }
-        let running = Mutex((now: 0, most: 0))
+        let running = Locked((now: 0, most: 0))
         app.handle("connector.t.slow") { (request: Request, _: Session) async throws -> Response in
             let i = request.json["i"]?.intValue ?? 0
             running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }

@@ -1,7 +1,6 @@
 import Foundation
-import Shaddock
+@testable import Shaddock
 import ShaddockProtocol
-import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -234,7 +233,7 @@ import Glibc
     /// the session's loop (a handler holding it) or from another thread.
     @Test(arguments: transports)
     func pushToAClosedSessionIsCounted(_ kind: TransportKind) throws {
-        final class Held: Sendable { let session = Mutex<Session?>(nil) }
+        final class Held: Sendable { let session = Locked<Session?>(nil) }
         let held = Held()
         let app = PushTestApp.make()
         app.handle("connector.pushTest.pushHeld") { _, _ in

@@ -1,6 +1,5 @@
 import Foundation
 @testable import Shaddock
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -10,7 +9,7 @@ import Glibc
 /// Faults: every request gets exactly one answer whatever its handler does,
 /// and a client may vanish at any byte without a crash or a leak.
 /// Continuations of requests that never end (see `connector.t.never`).
-private let parked = Mutex<[UnsafeContinuation<Void, Never>]>([])
+private let parked = Locked<[UnsafeContinuation<Void, Never>]>([])
 
 @Suite struct FaultTests {
     static func app() -> Application {
@@ -128,7 +127,7 @@ private let parked = Mutex<[UnsafeContinuation<Void, Never>]>([])
     }
 
     static func inFlight(_ server: TestServer) -> Int {
-        let count = Mutex(-1)
+        let count = Locked(-1)
         let done = DispatchSemaphore(value: 0)
         server.server.loops[0].execute { loop in
             count.withLock { $0 = loop.inFlight.count }
