@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 //
-// Layers, bottom up (see README "Design"):
+// Layers, bottom up (see docs/design.md):
 //   CSupport/  C shim over libuv, OpenSSL, zlib: bytes and syscalls only
 //   ShaddockProtocol  Pomelo, WebSocket and HTTP-upgrade codecs: pure, no I/O
 //   Shaddock          the gateway: loops, connections, sessions, handlers

@@ -59,7 +59,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Heartbeat interval in seconds sent to clients (0 turns heartbeats off).")
     var heartbeat: Int?
 
-    @Option(help: "A configuration file: Pomelo's servers.json, optionally with a \"connector\" section (see the README); options given here override it.")
+    @Option(help: "A configuration file: Pomelo's servers.json, optionally with a \"connector\" section (see docs/configuration.md); options given here override it.")
     var config: String?
 
     @Option(help: "The environment of the configuration file to run in.")

@@ -1,5 +1,5 @@
 // fuzz-frame: what a client sends after the upgrade, read as the connection
-// reads it (Sources/Shaddock/Connection+WebSocket.swift): frames scanned where
+// reads it (Sources/Shaddock/Connection/Connection+WebSocket.swift): frames scanned where
 // they lie and unmasked in place, a frame cut by a read kept for the next
 // one, every frame through the message rules, fragments collected, close
 // payloads checked, text checked as UTF-8.

@@ -1,5 +1,5 @@
 // fuzz-handshake: a client's handshake body, as the gateway reads it
-// (Sources/Shaddock/Connection+Pomelo.swift): JSON parsed into a
+// (Sources/Shaddock/Connection/Connection+Pomelo.swift): JSON parsed into a
 // ClientHandshake and answered by the HandshakeResponder. Underneath, the
 // JSON codec: the validator (run on every request body) must agree with the
 // parser, and what the writer writes must parse back to the same value.

@@ -1,5 +1,5 @@
 // fuzz-message: Pomelo messages, the body of a data package, as the gateway
-// reads a client's (Sources/Shaddock/Connection+Pomelo.swift, onData): flag,
+// reads a client's (Sources/Shaddock/Connection/Connection+Pomelo.swift, onData): flag,
 // varint id, route code or route string, body; the route looked up in the
 // dictionary, the body checked as JSON; the message encoded again. The other
 // mode builds a route dictionary from the input, as the gateway builds one

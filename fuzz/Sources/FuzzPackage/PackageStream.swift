@@ -1,5 +1,5 @@
 // fuzz-package: Pomelo packages over a byte stream, read as the TCP side of a
-// connection reads them (Sources/Shaddock/Connection.swift, onTCPPackages):
+// connection reads them (Sources/Shaddock/Connection/Connection.swift, onTCPPackages):
 // packages scanned where they lie, a package cut by a read kept whole for
 // the next one, the size limit decided on the header. Each package is
 // handed on as the gateway does: a handshake body to ClientHandshake, a data

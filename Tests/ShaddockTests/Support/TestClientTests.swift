@@ -63,14 +63,12 @@ private func jsonEqual(_ a: Any, _ b: Any) -> Bool {
     return x == y
 }
 
-/// Repository root: this file sits at <root>/Tests/<target>/.
-private let repoRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
 
 func vectorsURL() -> URL {
     let candidates = [
-        repoRoot.appendingPathComponent("Tests/Vectors/pomelo-wire.json"),
-        repoRoot.appendingPathComponent("../shared/vectors/pomelo-wire.json"),
+        repositoryRoot.appendingPathComponent("Tests/Vectors/pomelo-wire.json"),
+        repositoryRoot.appendingPathComponent("../shared/vectors/pomelo-wire.json"),
     ]
     return candidates.first { FileManager.default.fileExists(atPath: $0.path) } ?? candidates[0]
 }

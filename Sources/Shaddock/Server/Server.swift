@@ -228,7 +228,7 @@ public final class Server: @unchecked Sendable {
     }
 
     /// Every counter in the Prometheus text format (0.0.4), as the admin
-    /// listener's `/metrics` serves it (README, "Metrics"). Any thread.
+    /// listener's `/metrics` serves it (docs/metrics.md). Any thread.
     public func metrics() -> String {
         MetricsSource(loops: loops, sessions: core.sessions, health: health).render()
     }

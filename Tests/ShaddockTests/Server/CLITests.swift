@@ -10,8 +10,7 @@ import Testing
             let candidate = dir.appendingPathComponent("shaddock")
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/shaddock")
+        return repositoryRoot.appendingPathComponent(".build/debug/shaddock")
     }
 
     static func freePort() throws -> Int {
@@ -29,7 +28,7 @@ import Testing
         p.standardOutput = FileHandle.nullDevice
         // Under AddressSanitizer the binary checks for leaks at exit, and a
         // leak makes its exit status non-zero (the test runner's own check
-        // is off: see README, "Sanitizers").
+        // is off: see docs/testing.md, "Sanitizers").
         var environment = ProcessInfo.processInfo.environment
         environment["ASAN_OPTIONS"] = "detect_leaks=1"
         p.environment = environment

@@ -25,8 +25,7 @@ import Testing
     }
 
     static let vectors: [String: Vector] = {
-        let here = URL(fileURLWithPath: #filePath)
-        let url = here.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Vectors/pomelo-wire.json")
+        let url = repositoryRoot.appendingPathComponent("Tests/Vectors/pomelo-wire.json")
         let list = try! JSONDecoder().decode([Vector].self, from: Data(contentsOf: url))
         return Dictionary(uniqueKeysWithValues: list.map { ($0.name, $0) })
     }()

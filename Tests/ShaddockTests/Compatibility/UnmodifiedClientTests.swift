@@ -6,7 +6,7 @@ import Testing
 /// raw-TCP Python client the wire vectors were recorded with), installed
 /// into a virtual environment under the build folder on first use.
 @Suite struct UnmodifiedClientTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = repositoryRoot
     static let venv = root.appendingPathComponent(".build/clients/pypomelo")
 
     /// Runs a command; returns its exit status and standard output.

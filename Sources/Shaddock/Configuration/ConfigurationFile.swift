@@ -10,7 +10,7 @@ import Musl
 extension GatewayConfiguration {
     /// Reads a configuration file: Pomelo's servers.json (environment →
     /// server type → servers) with an optional `"connector"` section for the
-    /// gateway's own settings (README, "Configuration file"). This server is
+    /// gateway's own settings (docs/configuration.md). This server is
     /// the entry of `environment` whose id is `serverID`, or the first
     /// frontend. An unknown key or a value of the wrong kind anywhere in the
     /// file is an error that names its path, e.g. `development.connector[0].bogus`.
