@@ -16,6 +16,7 @@
 //   fuzz-package    Pomelo packages over a stream cut anywhere
 //   fuzz-message    Pomelo messages, varints and the route dictionary
 //   fuzz-handshake  the handshake JSON, the JSON parser, validator and writer
+//   fuzz-nats       NATS server ops over a stream cut anywhere, the encoder
 // Each also writes its seed corpus from the recorded vectors
 // (`fuzz-NAME --write-seeds DIR Tests/Vectors/pomelo-wire.json`).
 import PackageDescription
@@ -41,5 +42,6 @@ let package = Package(
         fuzzTarget("fuzz-package", "FuzzPackage"),
         fuzzTarget("fuzz-message", "FuzzMessage"),
         fuzzTarget("fuzz-handshake", "FuzzHandshake"),
+        fuzzTarget("fuzz-nats", "FuzzNATS"),
     ]
 )

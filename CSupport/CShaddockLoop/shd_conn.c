@@ -146,13 +146,16 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     size_t used = loop->cb.on_data(loop->ctx, c, data, len);
     if (c->state != SHD_CONN_OPEN) return;
     if (used > len) used = len;
-    if (len - used > loop->opt.max_buffered) {
+    size_t max_buffered = c->max_buffered ? c->max_buffered : loop->opt.max_buffered;
+    if (len - used > max_buffered) {
         SHD_STAT_ADD(loop, oversize, 1);
         shd__conn_begin_close(c, SHD_CLOSED_OVERSIZE);
         return;
     }
     keep_tail(c, data + used, len - used);
 }
+
+void shd_conn_set_max_buffered(shd_conn_t *c, size_t max_buffered) { c->max_buffered = max_buffered; }
 
 void shd_conn_close(shd_conn_t *c, int how) {
     if (c->state == SHD_CONN_CLOSING) return;

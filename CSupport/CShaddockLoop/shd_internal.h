@@ -35,6 +35,7 @@ struct shd_conn {
     shd_chunk_t *out_head, *out_tail;
     size_t pending;             // queued bytes, in flight included
     size_t max_pending;
+    size_t max_buffered;        // 0: the loop's max_buffered
     size_t inflight;            // bytes handed to an unfinished uv_write
     uint8_t *tail;              // unconsumed input kept between reads
     size_t tail_len, tail_cap;

@@ -68,6 +68,9 @@ struct Serve: ParsableCommand {
     @Option(help: "This server's id in the configuration file (default: its environment's first frontend server).")
     var serverID: String?
 
+    @Option(help: "A NATS server of the cluster, nats://host:port (repeatable; replaces the file's cluster.nats; see docs/cluster.md).")
+    var nats: [String] = []
+
     func run() throws {
         let server = try Server(application: ExampleApp.make(), configuration: try configuration())
         // SIGHUP reads the file again, with the same options on top.
@@ -78,9 +81,10 @@ struct Serve: ParsableCommand {
     func configuration() throws -> GatewayConfiguration {
         var configuration = GatewayConfiguration()
         if let config {
-            configuration = try GatewayConfiguration.load(path: config, environment: env, serverID: serverID)
-        } else if let serverID {
-            configuration.serverID = serverID
+            configuration = try GatewayConfiguration.load(path: config, environment: env, serverID: serverID, nats: nats)
+        } else {
+            if let serverID { configuration.serverID = serverID }
+            if !nats.isEmpty { throw ValidationError("--nats needs --config: the cluster's servers are listed there") }
         }
         if let heartbeat { configuration.heartbeatSeconds = heartbeat }
         try listen.apply(to: &configuration)

@@ -215,6 +215,11 @@ size_t shd_conn_pending(const shd_conn_t *conn);
 /// Sets this connection's bound on unsent bytes.
 void shd_conn_set_max_pending(shd_conn_t *conn, size_t max_pending);
 
+/// Sets this connection's bound on unconsumed input (0: the loop's
+/// max_buffered): a link that carries larger messages than clients may send
+/// (a NATS connection) gets a bound of its own.
+void shd_conn_set_max_buffered(shd_conn_t *conn, size_t max_buffered);
+
 /// Ends the connection (SHD_CLOSE_GRACEFUL or SHD_CLOSE_ABORT). on_data is not
 /// called again; on_close follows once the handle is closed. Idempotent.
 void shd_conn_close(shd_conn_t *conn, int how);

@@ -82,6 +82,47 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     /// Answers that came after the timeout filter had answered.
     case lateAnswers
     case slowHandlers
+    // The cluster (docs/cluster.md).
+    /// NATS: connections made (first and re-), connections lost, messages
+    /// and bytes each way, -ERR lines, unreadable input.
+    case natsConnects
+    case natsDisconnects
+    case natsMessagesOut
+    case natsMessagesIn
+    case natsBytesOut
+    case natsBytesIn
+    case natsErrors
+    case natsProtocolErrors
+    /// Messages over the server's max_payload: refused, never sent.
+    case natsPayloadRefused
+    /// Messages dropped because the buffer for a down (or stalled) link was full.
+    case natsBufferDropped
+    /// Forwarded requests and notifies sent, and the outcomes of the
+    /// requests: answered by the backend, no live server of the type (500),
+    /// no responders (503), the backend's queue full (503), no answer in
+    /// time (504), NATS down (503), not sent (too large or buffer full);
+    /// and answers that came after the request had ended.
+    case forwardedRequests
+    case forwardedNotifies
+    case forwardAnswered
+    case forwardNoServer
+    case forwardNoResponders
+    case forwardBusy
+    case forwardTimeouts
+    case forwardDisconnected
+    case forwardDropped
+    case forwardLateAnswers
+    /// A backend: forwarded requests received, dropped past their deadline,
+    /// refused with 503 (queue full or draining).
+    case backendRequests
+    case backendExpired
+    case backendBusy
+    /// Remote calls made, served, and failed (any error the caller saw).
+    case remoteCalls
+    case remoteCallsServed
+    case remoteCallFailures
+    /// Cluster messages that could not be read.
+    case clusterBadMessages
 }
 
 /// One loop's counters, written only by that loop's thread.

@@ -14,6 +14,9 @@ struct MetricsSnapshot {
     var sessions = 0
     var boundSessions = 0
     var draining = false
+    /// Each loop's NATS link state (cluster only).
+    var natsUp: [Bool] = []
+    var liveServers: [String: Int] = [:]
 
     init() {}
 
@@ -23,7 +26,9 @@ struct MetricsSnapshot {
             let stats = loop.stats()
             transport.add(stats)
             lagMilliseconds.append(stats.lag_ms)
+            if let up = loop.natsUp { natsUp.append(up) }
         }
+        liveServers = loops.first?.core.liveServerCounts.withLock { $0 } ?? [:]
         self.sessions = sessions.count
         boundSessions = sessions.boundCount
         self.draining = draining
@@ -77,6 +82,8 @@ enum MetricsExposition {
             add(.loopLag, "loop=\"\(i)\"", String(Double(ms) / 1000))
         }
         add(.draining, "", s.draining ? "1" : "0")
+        for (i, up) in s.natsUp.enumerated() { add(.natsConnected, "loop=\"\(i)\"", up ? "1" : "0") }
+        for (type, n) in s.liveServers.sorted(by: { $0.key < $1.key }) { add(.liveServers, "type=\"\(type)\"", String(n)) }
 
         var out = ""
         out.reserveCapacity(8192)
@@ -103,6 +110,8 @@ enum MetricFamily: Int, CaseIterable {
     case receivedBytes, sentBytes, reads, writeCalls, flushes, writeOverflows, writeChunksAllocated
     case mailboxPosted, mailboxRefused
     case loopLag, draining
+    case natsConnected, natsConnects, natsDisconnects, natsMessages, natsBytes, natsErrors
+    case forwarded, forwardOutcomes, backendRequests, backendRefused, remoteCalls, remoteCallFailures, liveServers
 
     var name: String {
         switch self {
@@ -141,12 +150,25 @@ enum MetricFamily: Int, CaseIterable {
         case .mailboxRefused: return "shaddock_mailbox_refused_total"
         case .loopLag: return "shaddock_loop_lag_seconds"
         case .draining: return "shaddock_draining"
+        case .natsConnected: return "shaddock_nats_connected"
+        case .natsConnects: return "shaddock_nats_connects_total"
+        case .natsDisconnects: return "shaddock_nats_disconnects_total"
+        case .natsMessages: return "shaddock_nats_messages_total"
+        case .natsBytes: return "shaddock_nats_bytes_total"
+        case .natsErrors: return "shaddock_nats_errors_total"
+        case .forwarded: return "shaddock_forwarded_total"
+        case .forwardOutcomes: return "shaddock_forward_outcomes_total"
+        case .backendRequests: return "shaddock_backend_requests_total"
+        case .backendRefused: return "shaddock_backend_refused_total"
+        case .remoteCalls: return "shaddock_remote_calls_total"
+        case .remoteCallFailures: return "shaddock_remote_call_failures_total"
+        case .liveServers: return "shaddock_cluster_servers"
         }
     }
 
     var isCounter: Bool {
         switch self {
-        case .connectionsOpen, .sessions, .boundSessions, .loopLag, .draining: return false
+        case .connectionsOpen, .sessions, .boundSessions, .loopLag, .draining, .natsConnected, .liveServers: return false
         default: return true
         }
     }
@@ -191,6 +213,20 @@ enum MetricFamily: Int, CaseIterable {
         case .mailboxRefused: return "Bounded items refused because a loop's mailbox was full."
         case .loopLag: return "How late each loop's last timer tick ran."
         case .draining: return "1 while the server drains (/healthz answers 503), else 0."
+        case .natsConnected: return "1 while a loop's NATS connection is up, else 0 (cluster only)."
+        case .natsConnects: return "NATS connections established, reconnects included."
+        case .natsDisconnects: return "NATS connections lost."
+        case .natsMessages: return "Messages to and from NATS."
+        case .natsBytes: return "Bytes to and from NATS."
+        case .natsErrors: return "NATS problems: -ERR lines, unreadable input, messages over max_payload, messages dropped with the link's buffer full."
+        case .forwardOutcomes:
+            return "How forwarded requests ended: answered, no_server (500), no_responders (503), busy (503), timeout (504), disconnected (503), dropped (not sent), late (an answer after the end)."
+        case .forwarded: return "Requests and notifies forwarded to other servers."
+        case .backendRequests: return "Forwarded requests received from frontends, and those dropped past their deadline."
+        case .backendRefused: return "Forwarded requests and calls refused with 503: the queue was full or the server drains."
+        case .remoteCalls: return "Remote calls made (side=caller) and served (side=callee)."
+        case .remoteCallFailures: return "Remote calls that ended in an error for the caller."
+        case .liveServers: return "Live servers of the cluster, by type (this one included)."
         }
     }
 
@@ -273,6 +309,33 @@ extension GatewayCounter {
         case .serialTimeouts: return Self.error("serial_timeout")
         case .requestTimeouts: return Self.error("request_timeout")
         case .lateAnswers: return Self.error("late_answer")
+        case .natsConnects: return (.natsConnects, "")
+        case .natsDisconnects: return (.natsDisconnects, "")
+        case .natsMessagesOut: return (.natsMessages, #"direction="out""#)
+        case .natsMessagesIn: return (.natsMessages, #"direction="in""#)
+        case .natsBytesOut: return (.natsBytes, #"direction="out""#)
+        case .natsBytesIn: return (.natsBytes, #"direction="in""#)
+        case .natsErrors: return (.natsErrors, #"kind="err""#)
+        case .natsProtocolErrors: return (.natsErrors, #"kind="protocol""#)
+        case .natsPayloadRefused: return (.natsErrors, #"kind="max_payload""#)
+        case .natsBufferDropped: return (.natsErrors, #"kind="buffer_full""#)
+        case .forwardedRequests: return (.forwarded, #"kind="request""#)
+        case .forwardedNotifies: return (.forwarded, #"kind="notify""#)
+        case .forwardAnswered: return (.forwardOutcomes, #"outcome="answered""#)
+        case .forwardNoServer: return (.forwardOutcomes, #"outcome="no_server""#)
+        case .forwardNoResponders: return (.forwardOutcomes, #"outcome="no_responders""#)
+        case .forwardBusy: return (.forwardOutcomes, #"outcome="busy""#)
+        case .forwardTimeouts: return (.forwardOutcomes, #"outcome="timeout""#)
+        case .forwardDisconnected: return (.forwardOutcomes, #"outcome="disconnected""#)
+        case .forwardDropped: return (.forwardOutcomes, #"outcome="dropped""#)
+        case .forwardLateAnswers: return (.forwardOutcomes, #"outcome="late""#)
+        case .backendRequests: return (.backendRequests, #"state="received""#)
+        case .backendExpired: return (.backendRequests, #"state="expired""#)
+        case .backendBusy: return (.backendRefused, "")
+        case .remoteCalls: return (.remoteCalls, #"side="caller""#)
+        case .remoteCallsServed: return (.remoteCalls, #"side="callee""#)
+        case .remoteCallFailures: return (.remoteCallFailures, "")
+        case .clusterBadMessages: return Self.error("cluster_bad_message")
         }
     }
 

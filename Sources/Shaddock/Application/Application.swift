@@ -26,6 +26,13 @@ public final class Application: @unchecked Sendable {
     /// one seam for forwarding to backend servers. Without it such a request
     /// is answered `{"code":500}`.
     public var forward: AsyncHandler?
+    /// Route functions by server type (see `route(_:_:)`).
+    var routeFunctions: [String: RouteFunction] = [:]
+    /// Remote methods by name (see `remote(_:_:)`).
+    var remotes: [String: RemoteMethod] = [:]
+    /// The server running this application, once it starts (for `rpc`).
+    var running: GatewayCore? { runningCore.withLock { $0.core } }
+    let runningCore = Locked(WeakCore())
     /// Sessions by id and uid.
     public let sessions = SessionService()
     /// Channels, and pushes to uids and to everyone.
@@ -81,6 +88,19 @@ public final class Application: @unchecked Sendable {
                                    userRoutes: userDictionary + configured.filter { !own.contains($0) })
     }
 
+    /// In a cluster, routes of other server types: the global filters, then
+    /// doForward to a server of the route's type.
+    func clusterForwardEntry(_ cluster: Cluster) -> RouteEntry {
+        let forward: AsyncHandler = { request, session in
+            switch await cluster.forwardAsync(request, session) {
+            case .body(let bytes): return .encoded(EncodedJSON(trusted: bytes))
+            case .error(let code): throw ForwardError(code: code)
+            }
+        }
+        return RouteEntry(handler: .async(forward), before: before.filter { $0.serverType == nil }.map(\.filter),
+                          after: after.filter { $0.serverType == nil }.map(\.filter), forwards: true)
+    }
+
     /// Routes handled elsewhere: the global filters, then `forward`.
     func forwardEntry() -> RouteEntry? {
         guard let forward else { return nil }
@@ -90,16 +110,28 @@ public final class Application: @unchecked Sendable {
     }
 
     /// The handler and filters of every route that has a handler here.
-    func routeEntries() -> [String: RouteEntry] {
+    /// Without `global`, only the server type's filters (a backend's chain).
+    func routeEntries(global: Bool = true) -> [String: RouteEntry] {
         var out: [String: RouteEntry] = [:]
         for (route, handler) in handlers {
             let type = String(route.prefix { $0 != "." })
             // Global filters first, then the server type's, each in the order
             // they were added.
-            let b = before.filter { $0.serverType == nil } + before.filter { $0.serverType == type }
-            let a = after.filter { $0.serverType == nil } + after.filter { $0.serverType == type }
+            let b = (global ? before.filter { $0.serverType == nil } : []) + before.filter { $0.serverType == type }
+            let a = (global ? after.filter { $0.serverType == nil } : []) + after.filter { $0.serverType == type }
             out[route] = RouteEntry(handler: handler, before: b.map(\.filter), after: a.map(\.filter))
         }
         return out
     }
+}
+
+/// A reference that does not keep a stopped server alive.
+struct WeakCore {
+    weak var core: GatewayCore?
+}
+
+/// A forwarded request's error answer, as the async path throws it.
+struct ForwardError: Error, CodedError, CustomStringConvertible {
+    let code: Int
+    var description: String { "the backend answered \(code)" }
 }

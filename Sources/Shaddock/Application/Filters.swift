@@ -68,13 +68,18 @@ struct RouteEntry {
     let after: [After]
     /// Whether the request must own its body and run as a task.
     let isAsync: Bool
+    /// doForward: the handler sends the request to another server. With
+    /// synchronous filters it takes the fast path (no task; the answer is
+    /// written when it arrives on the loop).
+    let forwards: Bool
 
-    init(handler: RouteHandler, before: [Before], after: [After]) {
+    init(handler: RouteHandler, before: [Before], after: [After], forwards: Bool = false) {
         self.handler = handler
         self.before = before
         self.after = after
+        self.forwards = forwards
         var isAsync = false
-        if case .async = handler { isAsync = true }
+        if case .async = handler, !forwards { isAsync = true }
         for b in before { if case .async = b { isAsync = true } }
         for a in after { if case .async = a { isAsync = true } }
         self.isAsync = isAsync

@@ -66,6 +66,9 @@ public struct EncodedJSON: Sendable {
 
     public init(_ value: JSONValue) { bytes = value.serialized }
 
+    /// Bytes known to be JSON (a backend's answer).
+    init(trusted bytes: [UInt8]) { self.bytes = bytes }
+
     /// `text` must be valid JSON; this is checked.
     public init(validating text: String) throws(JSONError) {
         let b = Array(text.utf8)

@@ -1,3 +1,4 @@
+import ShaddockProtocol
 import Logging
 
 /// How a gateway listens and what it allows. Every limit has a default that
@@ -56,6 +57,13 @@ public struct GatewayConfiguration: Sendable {
     /// Every server of the chosen environment, this one included, in file
     /// order: what the backend router will pick from.
     public var cluster: [ServerEntry] = []
+    /// How this server reaches the others over NATS (the file's `cluster`
+    /// section; docs/cluster.md). nil: one process, every handler here, no
+    /// broker.
+    public var clusterOptions: ClusterOptions?
+    /// Whether this server takes clients (a frontend); a backend has no
+    /// client listener.
+    public var isFrontend = true
     /// Open client connections allowed (Pomelo's `max-connections`); nil
     /// means no limit.
     public var maxConnections: Int?
@@ -138,6 +146,7 @@ public struct GatewayConfiguration: Sendable {
         if let m = maxConnectionsPerAddress, m < 1 { throw .invalid("maxConnectionsPerAddress", "must be positive") }
         if let rate = requestRate { try rate.validate() }
         try validateCluster()
+        if let options = clusterOptions { try validate(options) }
         _ = try HostBlacklist(blacklist)
         var routes = Set<String>()
         for (i, route) in userDictionary.enumerated() {
@@ -157,6 +166,25 @@ public struct GatewayConfiguration: Sendable {
 
     /// Keys are `cluster[i].<servers.json key>`, so a loader can say which
     /// entry of its file is wrong.
+    private func validate(_ options: ClusterOptions) throws(ConfigurationError) {
+        if options.nats.servers.isEmpty { throw .invalid("cluster.nats", "names no NATS server (nats://host:port)") }
+        if !NATSEncoder.isValidSubject(options.name.utf8, wildcards: false) {
+            throw .invalid("cluster.name", "\"\(options.name)\" is not a NATS subject token list")
+        }
+        for (key, ms) in [("requestTimeout", options.requestTimeoutMilliseconds),
+                          ("announceInterval", options.announceIntervalMilliseconds),
+                          ("pingInterval", options.nats.pingIntervalMilliseconds)] where !(1...3_600_000).contains(ms) {
+            throw .invalid("cluster." + key, "\(ms) ms is not in 1...3600000")
+        }
+        if options.maxInFlightPerLoop < 1 { throw .invalid("cluster.maxInFlight", "must be positive") }
+        // Ids are subject tokens: a dot or a blank would split them.
+        for id in [serverID] + cluster.map(\.id) {
+            if !NATSEncoder.isValidSubject(id.utf8, wildcards: false) || id.contains(".") || id.utf8.count > 200 {
+                throw .invalid("serverID", "\"\(id)\" cannot name a server in a cluster (no dots, blanks or wildcards; at most 200 bytes)")
+            }
+        }
+    }
+
     private func validateCluster() throws(ConfigurationError) {
         var ids = Set<String>()
         for (i, server) in cluster.enumerated() {

@@ -14,18 +14,21 @@ extension GatewayConfiguration {
     /// the entry of `environment` whose id is `serverID`, or the first
     /// frontend. An unknown key or a value of the wrong kind anywhere in the
     /// file is an error that names its path, e.g. `development.connector[0].bogus`.
-    public static func load(path: String, environment: String = "development", serverID: String? = nil)
-        throws(ConfigurationError) -> GatewayConfiguration
+    /// `nats` (the CLI's `--nats`) replaces the NATS URLs of the file's
+    /// `cluster` section, or makes one.
+    public static func load(path: String, environment: String = "development", serverID: String? = nil,
+                            nats: [String] = []) throws(ConfigurationError) -> GatewayConfiguration
     {
         // The dictionary path in the file is relative to the file's folder.
         let directory = path.lastIndex(of: "/").map { String(path[...$0]) } ?? ""
         return try GatewayConfiguration(file: try readJSON(path), directory: directory,
-                                        environment: environment, serverID: serverID)
+                                        environment: environment, serverID: serverID, nats: nats)
     }
 
     /// The configuration a parsed file describes; `directory` ("" or ending
     /// in "/") is where relative paths in it start.
-    init(file: JSONValue, directory: String, environment: String, serverID: String?) throws(ConfigurationError) {
+    init(file: JSONValue, directory: String, environment: String, serverID: String?,
+         nats: [String] = []) throws(ConfigurationError) {
         self.init()
         guard let top = file.objectValue else { throw .invalid("(top level)", "must be a JSON object") }
         var keys = FileKeys()
@@ -36,9 +39,19 @@ extension GatewayConfiguration {
             if key == "connector" {
                 guard let section = value.objectValue else { throw .invalid(key, "must be an object") }
                 keys.dictionary = try apply(connector: section, directory: directory)
+            } else if key == "cluster" {
+                clusterOptions = try Self.clusterOptions(value)
             } else {
                 environments.append((key, try Self.servers(in: value, environment: key)))
             }
+        }
+        if !nats.isEmpty {
+            var options = clusterOptions ?? ClusterOptions()
+            options.nats.urls = []
+            for url in nats where !options.nats.add(url: url) {
+                throw .invalid("--nats", "\"\(url)\" is not nats://host:port (or the host does not resolve)")
+            }
+            clusterOptions = options
         }
         if environments.isEmpty {
             if let serverID { self.serverID = serverID }
@@ -50,7 +63,11 @@ extension GatewayConfiguration {
             let chosen = try Self.choose(in: servers, environment: environment, serverID: serverID)
             self.serverID = chosen.entry.id
             serverType = chosen.entry.serverType
-            port = chosen.entry.clientPort!
+            isFrontend = chosen.entry.frontend
+            if !isFrontend && clusterOptions == nil {
+                throw .invalid(chosen.path, "\"\(chosen.entry.id)\" is a backend (not \"frontend\": true): it runs in a cluster, which needs a \"cluster\" section or --nats")
+            }
+            if let clientPort = chosen.entry.clientPort { port = clientPort }
             maxConnections = chosen.entry.maxConnections
             cluster = servers.map(\.entry)
             keys.entries = servers.map(\.path)
@@ -102,6 +119,34 @@ extension GatewayConfiguration {
             }
         }
         return dictionaryPath
+    }
+
+    /// The top-level `cluster` section (docs/cluster.md).
+    static func clusterOptions(_ value: JSONValue) throws(ConfigurationError) -> ClusterOptions {
+        guard let section = value.objectValue else { throw .invalid("cluster", "must be an object") }
+        var options = ClusterOptions()
+        for (key, value) in section {
+            let path = "cluster." + key
+            switch key {
+            case "nats":
+                let urls: [String]
+                if let one = value.stringValue { urls = [one] } else { urls = try value.strings(at: path) }
+                for (i, url) in urls.enumerated() where !options.nats.add(url: url) {
+                    throw .invalid(urls.count == 1 && value.stringValue != nil ? path : "\(path)[\(i)]",
+                                   "\"\(url)\" is not nats://host:port (or the host does not resolve)")
+                }
+            case "name": options.name = try value.string(at: path)
+            case "requestTimeout": options.requestTimeoutMilliseconds = try value.int(at: path)
+            case "announceInterval": options.announceIntervalMilliseconds = try value.int(at: path)
+            case "maxInFlight": options.maxInFlightPerLoop = try value.int(at: path)
+            case "pingInterval": options.nats.pingIntervalMilliseconds = try value.int(at: path)
+            case "user": options.nats.user = try value.string(at: path)
+            case "password": options.nats.password = try value.string(at: path)
+            case "token": options.nats.token = try value.string(at: path)
+            default: throw .unknownKey(path)
+            }
+        }
+        return options
     }
 
     /// `{"mode": "direct" | "buffer", "flushInterval": ms}`; the interval is
@@ -184,6 +229,7 @@ struct FileKeys {
         if key.hasPrefix("userDictionary["), let dictionary {
             return dictionary + key.dropFirst("userDictionary".count)
         }
+        if key.hasPrefix("cluster.") { return key }
         switch key {
         case "heartbeatTimeout": return "connector.timeout"
         case "port", "serverID", "serverType", "maxConnections": return key

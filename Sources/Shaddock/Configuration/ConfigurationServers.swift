@@ -76,9 +76,8 @@ extension GatewayConfiguration {
             if found == nil { throw .invalid(environment, "no frontend server (\"frontend\": true) to run as") }
         }
         let chosen = found!
-        guard chosen.entry.frontend else {
-            throw .invalid(chosen.path, "\"\(chosen.entry.id)\" is not a frontend server (\"frontend\": true); only a frontend takes clients")
-        }
+        // A backend (named by its id) takes no clients.
+        guard chosen.entry.frontend else { return chosen }
         guard chosen.entry.clientPort != nil else {
             throw .invalid(chosen.path + ".clientPort", "is required for a frontend server")
         }

@@ -1,3 +1,4 @@
+import Logging
 import ShaddockProtocol
 
 /// From a decoded request to its one answer: the built-in filters, the
@@ -41,24 +42,37 @@ extension Connection {
             InFlightRequest.start(request.owned(), entry, on: self)
             return
         }
-        let started = loop.core.builtins.slowHandler != nil ? ContinuousClock.now : nil
-        let outcome: Outcome
-        do {
-            do {
-                for case .sync(let filter) in entry.before { try filter(request, session) }
-            } catch {
-                throw FilterRejection(error: error)
-            }
-            guard case .sync(let handler) = entry.handler else { preconditionFailure("an async route ran inline") }
-            let response = try handler(request, session)
-            outcome = request.kind == .request ? .response(response) : .none
-        } catch {
-            outcome = failure(error, request)
+        if entry.forwards, let endpoint = loop.cluster {
+            return forward(request, entry, endpoint)
         }
+        let started = loop.core.builtins.slowHandler != nil ? ContinuousClock.now : nil
+        let outcome = loop.runInline(request, entry, session)
         answer(request, outcome)
         for case .sync(let filter) in entry.after { filter(request, session, outcome) }
         if let started { checkSlow(request, since: started) }
         releaseSerial()
+    }
+
+    /// doForward with synchronous filters: the global before-filters run
+    /// here, then the request leaves on this loop's NATS link; the answer
+    /// is written when it comes back to this loop (see PendingForward).
+    private func forward(_ request: Request, _ entry: RouteEntry, _ endpoint: ClusterEndpoint) {
+        do {
+            for case .sync(let filter) in entry.before { try filter(request, session) }
+        } catch {
+            let outcome = failure(FilterRejection(error: error), request)
+            answer(request, outcome)
+            for case .sync(let filter) in entry.after { filter(request, session, outcome) }
+            releaseSerial()
+            return
+        }
+        // The after-filters see the request once the answer came, when the
+        // receive buffer holds other bytes: they get a copy of the body.
+        let kept = entry.after.isEmpty
+            ? Request(kind: request.kind, id: request.id, routeCode: request.routeCode,
+                      dictionary: request.dictionary, body: GatewayCore.emptyObject)
+            : request.owned()
+        endpoint.forward(request, session: session, target: .connection(self, kept, entry))
     }
 
     /// Sends the one answer a request gets (nothing for a notify).
@@ -73,17 +87,7 @@ extension Connection {
 
     /// What a thrown error answers: its own code if it has one, else 500.
     func failure(_ error: any Error, _ request: Request) -> Outcome {
-        let code: Int
-        if let rejection = error as? FilterRejection {
-            counters.add(.filterRejections)
-            code = (rejection.error as? CodedError)?.code ?? PomeloCode.fail
-            logger.info("filter refused \(request.route): \(rejection.error)")
-        } else {
-            counters.add(.handlerErrors)
-            code = (error as? CodedError)?.code ?? PomeloCode.fail
-            logger.error("handler \(request.route) failed: \(error)")
-        }
-        return .error(code: code)
+        loop.failure(error, request, logger: logger)
     }
 
     func checkSlow(_ request: Request, since started: ContinuousClock.Instant) {
@@ -120,5 +124,65 @@ extension GatewayCore {
     /// the forwarding seam for routes handled elsewhere.
     func entry(for code: UInt16) -> RouteEntry? {
         routes[Int(code)] ?? forwardEntry
+    }
+}
+
+extension EventLoop {
+    /// What a thrown error answers: its own code if it has one, else 500.
+    func failure(_ error: any Error, _ request: Request, logger: Logger) -> Outcome {
+        let code: Int
+        if let rejection = error as? FilterRejection {
+            counters.add(.filterRejections)
+            code = (rejection.error as? CodedError)?.code ?? PomeloCode.fail
+            logger.info("filter refused \(request.route): \(rejection.error)")
+        } else if let forwarded = error as? ForwardError {
+            code = forwarded.code
+        } else {
+            counters.add(.handlerErrors)
+            code = (error as? CodedError)?.code ?? PomeloCode.fail
+            logger.error("handler \(request.route) failed: \(error)")
+        }
+        return .error(code: code)
+    }
+
+    /// The before-filters and the handler of a route whose filters and
+    /// handler are all synchronous, inline: what the request comes to.
+    func runInline(_ request: Request, _ entry: RouteEntry, _ session: Session) -> Outcome {
+        do {
+            do {
+                for case .sync(let filter) in entry.before { try filter(request, session) }
+            } catch {
+                throw FilterRejection(error: error)
+            }
+            guard case .sync(let handler) = entry.handler else { preconditionFailure("an async route ran inline") }
+            let response = try handler(request, session)
+            return request.kind == .request ? .response(response) : .none
+        } catch {
+            return failure(error, request, logger: logger)
+        }
+    }
+
+    /// The same for any route, as a task: filters and handler awaited.
+    func runAwaiting(_ request: Request, _ entry: RouteEntry, _ session: Session) async -> Outcome {
+        do {
+            do {
+                for filter in entry.before {
+                    switch filter {
+                    case .sync(let f): try f(request, session)
+                    case .async(let f): try await f(request, session)
+                    }
+                }
+            } catch {
+                throw FilterRejection(error: error)
+            }
+            let response: Response
+            switch entry.handler {
+            case .sync(let h): response = try h(request, session)
+            case .async(let h): response = try await h(request, session)
+            }
+            return request.kind == .request ? .response(response) : .none
+        } catch {
+            return failure(error, request, logger: logger)
+        }
     }
 }

@@ -41,27 +41,7 @@ final class InFlightRequest: @unchecked Sendable {
 
     private func run() async {
         let session = connection.session
-        let outcome: Outcome
-        do {
-            do {
-                for filter in entry.before {
-                    switch filter {
-                    case .sync(let f): try f(request, session)
-                    case .async(let f): try await f(request, session)
-                    }
-                }
-            } catch {
-                throw FilterRejection(error: error)
-            }
-            let response: Response
-            switch entry.handler {
-            case .sync(let h): response = try h(request, session)
-            case .async(let h): response = try await h(request, session)
-            }
-            outcome = request.kind == .request ? .response(response) : .none
-        } catch {
-            outcome = connection.failure(error, request)
-        }
+        let outcome = await connection.loop.runAwaiting(request, entry, session)
         // The executor preference brings the task back to the loop after
         // every await; the check keeps a mistaken hop from touching the
         // connection on another thread.

@@ -37,6 +37,12 @@ final class EventLoop: @unchecked Sendable {
     }
     /// Set once a drain has begun (see Server.drain).
     var draining: Drain?
+    /// In a cluster: this loop's NATS link and what waits on it.
+    var cluster: ClusterEndpoint?
+    /// Whether the NATS link is up (nil: no cluster); read by /metrics
+    /// from the admin thread.
+    var natsUp: Bool? { core.cluster == nil ? nil : natsConnected.load(ordering: .relaxed) }
+    let natsConnected = Atomic<Bool>(false)
 
     init(index: Int, core: GatewayCore) throws {
         self.index = index
@@ -48,16 +54,31 @@ final class EventLoop: @unchecked Sendable {
         limitsStorage = .allocate(capacity: 1)
         limitsStorage.initialize(to: Limits(core.config))
         var callbacks = shd_callbacks_t()
-        callbacks.on_open = { ctx, conn in EventLoop.from(ctx).open(conn!) }
+        // A NATS link's user pointer has its low bit set (see NATSLink): an
+        // outgoing connection is told from a client's by one test.
+        callbacks.on_open = { ctx, conn in
+            if let user = shd_conn_user(conn!), UInt(bitPattern: user) & 1 != 0 { return NATSLink.from(user).onOpen() }
+            EventLoop.from(ctx).open(conn!)
+        }
         callbacks.on_data = { ctx, conn, data, len in
-            Connection.from(conn!).onData(UnsafeMutableRawBufferPointer(start: data, count: len))
+            let user = shd_conn_user(conn!)!
+            if UInt(bitPattern: user) & 1 != 0 {
+                return NATSLink.from(user).onData(UnsafeRawBufferPointer(start: data, count: len))
+            }
+            return Unmanaged<Connection>.fromOpaque(user).takeUnretainedValue()
+                .onData(UnsafeMutableRawBufferPointer(start: data, count: len))
         }
         callbacks.on_close = { ctx, conn, reason in
             let user = shd_conn_user(conn!)!
+            if UInt(bitPattern: user) & 1 != 0 { return NATSLink.from(user).onClosed() }
             Connection.from(conn!).onClosed(reason: reason)
             Unmanaged<Connection>.fromOpaque(user).release()
         }
-        callbacks.on_deadline = { _, conn in Connection.from(conn!).onDeadline() }
+        callbacks.on_deadline = { _, conn in
+            let user = shd_conn_user(conn!)!
+            if UInt(bitPattern: user) & 1 != 0 { return NATSLink.from(user).onDeadline() }
+            Connection.from(conn!).onDeadline()
+        }
         callbacks.on_wake = { ctx in EventLoop.from(ctx).onWake() }
         callbacks.on_post = { ctx, item in EventLoop.from(ctx).onPost(item!) }
         callbacks.before_flush = { ctx in
@@ -221,6 +242,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func onTick() {
         if !inFlight.isEmpty { expireInFlight() }
+        cluster?.tick(now: now)
     }
 
     /// How late the loop's timers run now, in milliseconds.

@@ -15,11 +15,21 @@ final class ClosureMessage: LoopMessage {
 final class PushMessage: LoopMessage {
     let push: EncodedPush
     let targets: [Session]?
+    /// Sessions by id, looked up on the loop (a push from another server).
+    let ids: [UInt64]?
     let boundOnly: Bool
 
     init(_ push: EncodedPush, to targets: [Session]) {
         self.push = push
         self.targets = targets
+        ids = nil
+        boundOnly = false
+    }
+
+    init(_ push: EncodedPush, toSessionIDs ids: [UInt64]) {
+        self.push = push
+        targets = nil
+        self.ids = ids
         boundOnly = false
     }
 
@@ -27,6 +37,7 @@ final class PushMessage: LoopMessage {
     init(broadcast push: EncodedPush, boundOnly: Bool) {
         self.push = push
         targets = nil
+        ids = nil
         self.boundOnly = boundOnly
     }
 
@@ -43,6 +54,14 @@ final class PushMessage: LoopMessage {
                     }
                     scheduler.stage(push, for: c)
                 }
+            }
+        } else if let ids {
+            for id in ids {
+                guard let c = loop.connections[id] else {
+                    loop.counters.add(.pushesUndeliverable)
+                    continue
+                }
+                loop.scheduler.stage(push, for: c)
             }
         } else {
             for c in loop.connections.values where c.phase == .working && !c.isClosing {

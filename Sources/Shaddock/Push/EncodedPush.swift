@@ -24,6 +24,17 @@ enum PushEncoding {
     /// larger than a package can be, or the route is longer than 255 bytes.
     static func append(route: String, body: JSONValue, dictionary: RouteDictionary?,
                        into out: inout [UInt8]) -> Bool {
+        append(route: route, dictionary: dictionary, into: &out) { body.write(into: &$0) }
+    }
+
+    /// The same with a body already serialized (a push from another server).
+    static func append(route: String, rawBody: UnsafeRawBufferPointer, dictionary: RouteDictionary?,
+                       into out: inout [UInt8]) -> Bool {
+        append(route: route, dictionary: dictionary, into: &out) { $0.append(contentsOf: rawBody) }
+    }
+
+    private static func append(route: String, dictionary: RouteDictionary?, into out: inout [UInt8],
+                               body: (inout [UInt8]) -> Void) -> Bool {
         let start = out.count
         out.append(contentsOf: [PackageType.data.rawValue, 0, 0, 0])
         if let code = dictionary?.code(for: route) {
@@ -40,7 +51,7 @@ enum PushEncoding {
             out.append(UInt8(name.count))
             out.append(contentsOf: name)
         }
-        body.write(into: &out)
+        body(&out)
         let length = out.count - start - Package.headerLength
         guard length <= Package.maxBodyLength else {
             out.removeSubrange(start...)

@@ -34,17 +34,40 @@ final class GatewayCore: Sendable {
     /// stays above zero once every client has gone.
     let liveConnections = Atomic<Int>(0)
     let liveSessions = Atomic<Int>(0)
+    /// In a cluster: this server's part in it (nil: one process, every
+    /// route handled here).
+    let cluster: Cluster?
+    /// The routes of this server's type, with the type's filters only: what
+    /// a forwarded request runs here (global filters ran on its frontend).
+    let backendRoutes: [RouteEntry?]
+    /// Live servers by type, for /metrics (kept by loop 0).
+    let liveServerCounts = Locked<[String: Int]>([:])
+    let liveServerSnapshot = Locked<[ClusterServer]>([])
+    /// For `rpc` and route functions, which the application owns.
+    let application: Application
 
     init(mode: Mode, application: Application, config: GatewayConfiguration, logger: Logger) throws {
         self.mode = mode
+        self.application = application
         self.config = config
         self.logger = logger
         dictionary = try application.makeDictionary(configured: config.userDictionary)
         var byCode = [RouteEntry?](repeating: nil, count: dictionary.routes.count)
+        var backend = byCode
+        let clustered = config.clusterOptions != nil
         for (route, entry) in application.routeEntries() {
+            // In a cluster a server handles its own type's routes and
+            // forwards the others.
+            if clustered && !route.hasPrefix(config.serverType + ".") { continue }
             byCode[Int(dictionary.code(for: route)!)] = entry
         }
+        if clustered {
+            for (route, entry) in application.routeEntries(global: false) where route.hasPrefix(config.serverType + ".") {
+                backend[Int(dictionary.code(for: route)!)] = entry
+            }
+        }
         routes = byCode
+        backendRoutes = backend
         var builtins = BuiltinSettings()
         if let ms = config.serialFilterTimeoutMilliseconds { builtins.apply(.serial(timeoutMilliseconds: ms)) }
         if let ms = config.slowHandlerMilliseconds { builtins.apply(.time(thresholdMilliseconds: ms)) }
@@ -53,7 +76,15 @@ final class GatewayCore: Sendable {
         // What the application turns on in code wins over the file.
         for f in application.builtins { builtins.apply(f) }
         self.builtins = builtins
-        forwardEntry = application.forwardEntry()
+        if let options = config.clusterOptions {
+            let cluster = Cluster(config: config, options: options, application: application,
+                                  dictionary: dictionary, logger: logger)
+            self.cluster = cluster
+            forwardEntry = application.clusterForwardEntry(cluster)
+        } else {
+            cluster = nil
+            forwardEntry = application.forwardEntry()
+        }
         sessions = application.sessions
         sessions.setPolicy(config.multiLogin)
         channels = application.channels
@@ -69,9 +100,17 @@ final class GatewayCore: Sendable {
     /// Encodes a push once, for any number of receivers; nil (logged) if it
     /// cannot be a package.
     func encodePush(route: String, body: JSONValue) -> EncodedPush? {
+        encodePush(route) { PushEncoding.append(route: route, body: body, dictionary: $0, into: &$1) }
+    }
+
+    /// The same for a body serialized elsewhere (a push from another server).
+    func encodePush(route: String, rawBody: UnsafeRawBufferPointer) -> EncodedPush? {
+        encodePush(route) { PushEncoding.append(route: route, rawBody: rawBody, dictionary: $0, into: &$1) }
+    }
+
+    private func encodePush(_ route: String, _ append: (RouteDictionary?, inout [UInt8]) -> Bool) -> EncodedPush? {
         var bytes: [UInt8] = []
-        guard PushEncoding.append(route: route, body: body, dictionary: config.useDictionary ? dictionary : nil,
-                                  into: &bytes) else {
+        guard append(config.useDictionary ? dictionary : nil, &bytes) else {
             logger.warning("push \(route) dropped: too large or the route is too long")
             return nil
         }

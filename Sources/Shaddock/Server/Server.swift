@@ -2,6 +2,7 @@ import CShaddockLoop
 import Dispatch
 import Logging
 import ShaddockProtocol
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -26,6 +27,7 @@ public final class Server: @unchecked Sendable {
     public private(set) var adminPort: Int?
     private var admin: AdminServer?
     private let health = HealthState()
+    private let leftCluster = Atomic<Bool>(false)
 
     /// A Pomelo gateway serving `application`.
     public convenience init(application: Application, configuration: GatewayConfiguration,
@@ -67,12 +69,25 @@ public final class Server: @unchecked Sendable {
         var port = configuration.port
         for i in 0..<configuration.threads {
             let loop = try EventLoop(index: i, core: core)
+            loops.append(loop)
+            // A backend takes no clients.
+            guard configuration.isFrontend else { continue }
             // The first loop may pick the port; the others join it.
             port = try loop.listen(host: configuration.host, port: port)
-            loops.append(loop)
             loop.logger.info("listening on \(configuration.host):\(port)")
         }
-        self.port = port
+        self.port = configuration.isFrontend ? port : 0
+        if let cluster = core.cluster {
+            let endpoints = loops.map { ClusterEndpoint(loop: $0, cluster: cluster) }
+            for (loop, endpoint) in zip(loops, endpoints) {
+                loop.cluster = endpoint
+                loop.execute { _ in endpoint.start() }
+            }
+            cluster.attach(endpoints)
+            core.sessions.cluster.withLock { $0 = cluster }
+            core.logger.info("cluster \(cluster.options.name): \(cluster.me.id) (\(cluster.me.serverType), \(cluster.me.frontend ? "frontend" : "backend")) over NATS \(cluster.options.nats.urls.joined(separator: ", "))")
+        }
+        core.application.runningCore.withLock { $0.core = core }
         core.channels.attach(loops: loops, core: core)
         for loop in loops {
             guard let tid = startThread({ loop.run() }) else {
@@ -93,6 +108,7 @@ public final class Server: @unchecked Sendable {
     /// Asks every loop to stop: listeners close and connections are closed.
     /// Safe from any thread; returns at once (see `wait`).
     public func stop() {
+        leaveCluster()
         for loop in loops { loop.requestStop() }
         admin?.requestStop()
     }
@@ -200,6 +216,28 @@ public final class Server: @unchecked Sendable {
             core.logger.warning("reload: a loop did not take the new limits within 5 s (stopped?)")
         }
         return needRestart
+    }
+
+    /// Announces a clean stop, so that the others stop routing here at once,
+    /// and fails what still waits for an answer (503). Once.
+    private func leaveCluster() {
+        guard core.cluster != nil, let first = loops.first, !leftCluster.exchange(true, ordering: .relaxed) else { return }
+        let done = DispatchGroup()
+        for loop in loops {
+            done.enter()
+            loop.execute { loop in
+                loop.cluster?.leave()
+                done.leave()
+            }
+        }
+        _ = done.wait(timeout: .now() + .seconds(2))
+        _ = first
+    }
+
+    /// Servers of the cluster alive now, this one included (empty without
+    /// a cluster).
+    public var liveServers: [ClusterServer] {
+        core.liveServerSnapshot.withLock { $0 }
     }
 
     /// Blocks until every loop thread has finished.

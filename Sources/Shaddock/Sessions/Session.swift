@@ -19,8 +19,14 @@ public final class Session: @unchecked Sendable {
     /// touched only on the loop.
     var connection: Connection?
     public private(set) var uid: String?
-    private var settings: [String: JSONValue] = [:]
+    var settings: [String: JSONValue] = [:]
     private var closedCallbacks: [(Session) -> Void] = []
+    /// A backend session: the client is on another server (`frontendID`),
+    /// and what is done to the session is sent there.
+    let isRemote: Bool
+    /// On a frontend: the backends that served this session, told when it
+    /// closes.
+    var backends: [String] = []
     /// The serial filter's queue (see RequestPipeline).
     var serial = SerialQueue()
 
@@ -29,6 +35,20 @@ public final class Session: @unchecked Sendable {
         self.connection = connection
         self.loop = loop
         frontendID = loop.core.config.serverID
+        isRemote = false
+        loop.core.liveSessions.add(1, ordering: .relaxed)
+    }
+
+    /// A backend session, from a frontend's export (Pomelo's BackendSession).
+    init(remote export: SessionExport, loop: EventLoop) {
+        id = export.sessionID
+        frontendID = export.frontendID
+        self.loop = loop
+        connection = nil
+        uid = export.uid
+        settings = export.settings
+        isRemote = true
+        remoteEndpoint = (export.address, 0)
         loop.core.liveSessions.add(1, ordering: .relaxed)
     }
 
@@ -37,7 +57,13 @@ public final class Session: @unchecked Sendable {
     /// The client's address and port (computed on first use).
     public var remoteAddress: String { endpoint.address }
     public var remotePort: Int { endpoint.port }
-    private lazy var endpoint = peer()
+    private var endpoint: (address: String, port: Int) {
+        if let e = remoteEndpoint { return e }
+        let e = peer()
+        remoteEndpoint = e
+        return e
+    }
+    private var remoteEndpoint: (address: String, port: Int)?
 
     private func peer() -> (address: String, port: Int) {
         guard let raw = connection?.raw else { return ("?", 0) }
@@ -48,7 +74,7 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Whether the connection is closing or gone.
-    public var isClosed: Bool { connection?.isClosing ?? true }
+    public var isClosed: Bool { isRemote ? false : connection?.isClosing ?? true }
 
     var sessions: SessionService { loop.core.sessions }
 
@@ -61,6 +87,12 @@ public final class Session: @unchecked Sendable {
             if bound == uid { return }
             throw .alreadyBound(bound)
         }
+        if isRemote {
+            guard uid.utf8.count < 255 else { throw .closed }
+            self.uid = uid
+            sendToFrontend(.bind) { $0.string8(uid) }
+            return
+        }
         guard !isClosed else { throw .closed }
         try sessions.bind(self, uid: uid)
         self.uid = uid
@@ -69,6 +101,11 @@ public final class Session: @unchecked Sendable {
     /// Undoes `bind`.
     public func unbind() {
         guard let uid else { return }
+        if isRemote {
+            self.uid = nil
+            sendToFrontend(.unbind) { _ in }
+            return
+        }
         sessions.unbind(self, uid: uid)
         self.uid = nil
     }
@@ -81,19 +118,45 @@ public final class Session: @unchecked Sendable {
     /// threads (and, later, backend servers) reads it with
     /// `SessionService.setting(_:of:)` (Pomelo's `session.push(key)`).
     public func pushSetting(_ key: String) {
+        if isRemote {
+            let value: JSONValue = .object(JSONObject([(key: key, value: settings[key] ?? .null)]))
+            sendToFrontend(.settings) { value.write(into: &$0.bytes) }
+            return
+        }
         sessions.publish(key, settings[key], of: id)
+    }
+
+    /// Publishes every setting (Pomelo's `session.pushAll`).
+    public func pushAll() {
+        if isRemote {
+            let value: JSONValue = .object(JSONObject(settings.map { (key: $0.key, value: $0.value) }))
+            sendToFrontend(.settings) { value.write(into: &$0.bytes) }
+            return
+        }
+        for key in settings.keys { sessions.publish(key, settings[key], of: id) }
     }
 
     /// Runs `callback` on the session's loop once the connection has closed,
     /// in registration order. As in Pomelo, the session is already out of the
     /// session service's tables, and still has its uid and settings.
     public func onClosed(_ callback: @escaping (Session) -> Void) {
+        if isRemote {
+            // Kept by the loop's endpoint until the frontend says it closed.
+            let key = RemoteSessionKey(frontendID: frontendID, sessionID: id)
+            loop.execute { loop in loop.cluster?.closedCallbacks[key, default: []].append(callback) }
+            return
+        }
         closedCallbacks.append(callback)
     }
 
     /// Sends a kick package with `{"reason": reason}`, then closes; after
     /// `milliseconds` if given (a timer on the session's loop). Any thread.
     public func kick(reason: String, afterMilliseconds milliseconds: Int = 0) {
+        if isRemote {
+            guard milliseconds > 0 else { return sendToFrontend(.kick) { $0.string16(reason) } }
+            loop.execute(afterMilliseconds: milliseconds) { _ in self.sendToFrontend(.kick) { $0.string16(reason) } }
+            return
+        }
         guard milliseconds > 0 else {
             onLoop { $0.connection?.kick(reason: reason) }
             return
@@ -104,6 +167,17 @@ public final class Session: @unchecked Sendable {
     /// Pushes `route` with `body`; batched with everything else this session
     /// gets in the same loop iteration. Any thread.
     public func push(route: String, body: JSONValue) {
+        if isRemote {
+            guard route.utf8.count <= 255 else {
+                loop.counters.add(.pushesUnencodable)
+                return
+            }
+            sendToFrontend(.push) { w in
+                w.string8(route)
+                body.write(into: &w.bytes)
+            }
+            return
+        }
         if loop.isCurrent {
             guard let connection else {
                 // Closed: counted like the same push made from another thread.
@@ -118,6 +192,7 @@ public final class Session: @unchecked Sendable {
 
     /// Closes the connection without a kick. Any thread.
     public func close() {
+        if isRemote { return sendToFrontend(.close) { _ in } }
         onLoop { $0.connection?.close(.graceful) }
     }
 
@@ -134,6 +209,8 @@ public final class Session: @unchecked Sendable {
         let callbacks = closedCallbacks
         closedCallbacks = []
         for callback in callbacks { callback(self) }
+        sessions.notifyClosed(self)
+        loop.cluster?.tellBackendsClosed(self)
         uid = nil
         serial.cancelAll()
         connection = nil

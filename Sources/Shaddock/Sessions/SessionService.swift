@@ -16,6 +16,10 @@ public final class SessionService: Sendable {
     private let shards: [Shard] = (0..<SessionService.shardCount).map { _ in Shard() }
     private let policy: Locked<MultiLoginPolicy>
     private let counts = Atomic<Int>(0)
+    private let closedCallbacks = Locked<[@Sendable (Session) -> Void]>([])
+    /// The cluster, once the server runs in one: kicks by uid reach every
+    /// frontend.
+    let cluster = Locked<Cluster?>(nil)
     private let bound = Atomic<Int>(0)
 
     init(policy: MultiLoginPolicy = .kickOld) { self.policy = Locked(policy) }
@@ -48,11 +52,33 @@ public final class SessionService: Sendable {
 
     /// Kicks every session bound to `uid`: a kick package with the reason,
     /// then close. Returns how many sessions were kicked.
+    /// In a cluster the other frontends are told as well (the count is of
+    /// this server's sessions).
     @discardableResult
     public func kick(uid: String, reason: String) -> Int {
+        if let cluster = cluster.withLock({ $0 }) { cluster.kickEverywhere(uid: uid, reason: reason) }
+        return kick(uid: uid, reason: reason, here: true)
+    }
+
+    @discardableResult
+    func kick(uid: String, reason: String, here: Bool) -> Int {
         let sessions = getByUid(uid)
         for s in sessions { s.kick(reason: reason) }
         return sessions.count
+    }
+
+    /// Runs `callback` whenever a session closes: on a frontend, every one
+    /// of its sessions; on a backend, every session it served requests of,
+    /// when its frontend says it closed (a backend session, with the uid and
+    /// settings it had). On the loop that learns of it; register before the
+    /// server starts.
+    public func onClosed(_ callback: @escaping @Sendable (Session) -> Void) {
+        closedCallbacks.withLock { $0.append(callback) }
+    }
+
+    func notifyClosed(_ session: Session) {
+        let callbacks = closedCallbacks.withLock { $0 }
+        for callback in callbacks { callback(session) }
     }
 
     /// Kicks one session by id; false if there is no such session.

@@ -17,6 +17,9 @@ import Testing
             overflows: 9, oversize: 10, chunksAllocated: 11, posted: 12, postRefused: 13)
         s.sessions = 14
         s.boundSessions = 15
+        // As in a cluster: every loop's NATS link, the live servers by type.
+        s.natsUp = (0..<loops).map { $0 % 2 == 0 }
+        s.liveServers = ["connector": 2, "chat": 3]
         return s
     }
 

@@ -65,6 +65,37 @@ import Glibc
         #expect(config.blacklist.isEmpty && config.userDictionary.isEmpty)
     }
 
+    /// A server without `frontend` runs as a backend: no client port.
+    /// It needs a cluster: the file's section or --nats.
+    @Test func aBackendIsChosenByItsID() throws {
+        #expect(Self.error(Self.pomeloServers, id: "chat-server-1") == .invalid(
+            "development.chat[0]", "\"chat-server-1\" is a backend (not \"frontend\": true): it runs in a cluster, which needs a \"cluster\" section or --nats"))
+        let config = try GatewayConfiguration(file: try! JSON.parse(Self.pomeloServers), directory: "",
+                                              environment: "development", serverID: "chat-server-1",
+                                              nats: ["nats://127.0.0.1:4222"])
+        #expect(config.serverID == "chat-server-1")
+        #expect(config.serverType == "chat")
+        #expect(!config.isFrontend)
+        #expect(config.clusterOptions?.nats.urls == ["nats://127.0.0.1:4222"])
+    }
+
+    @Test func theClusterSection() throws {
+        let json = #"{"cluster": {"nats": ["nats://127.0.0.1:4222", "localhost:4223"], "name": "game", "requestTimeout": 500, "announceInterval": 250, "maxInFlight": 9, "token": "t"}, "development": {"connector": [{"id": "c1", "clientPort": 3010, "frontend": true}], "area": [{"id": "a1"}]}}"#
+        let config = try Self.load(json, id: "a1")
+        let options = try #require(config.clusterOptions)
+        #expect(options.nats.urls == ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"])
+        #expect(options.name == "game")
+        #expect(options.requestTimeoutMilliseconds == 500)
+        #expect(options.announceIntervalMilliseconds == 250)
+        #expect(options.maxInFlightPerLoop == 9)
+        #expect(options.nats.token == "t")
+        #expect(Self.error(#"{"cluster": {"nats": "http://x"}}"#) == .invalid("cluster.nats", "\"http://x\" is not nats://host:port (or the host does not resolve)"))
+        #expect(Self.error(#"{"cluster": {"nats": "nats://127.0.0.1:1", "bogus": 1}}"#) == .unknownKey("cluster.bogus"))
+        #expect(Self.error(#"{"cluster": {"nats": []}}"#) == .invalid("cluster.nats", "names no NATS server (nats://host:port)"))
+        let dotted = #"{"cluster": {"nats": "nats://127.0.0.1:1"}, "development": {"connector": [{"id": "c.1", "clientPort": 3010, "frontend": true}]}}"#
+        #expect(Self.error(dotted) != nil)
+    }
+
     @Test func serverIDChoosesTheEntry() throws {
         let config = try Self.load(Self.pomeloServers, id: "connector-server-2")
         #expect(config.serverID == "connector-server-2")
@@ -128,8 +159,6 @@ import Glibc
         (pomeloServers, "staging", nil,
          .invalid("staging", "no such environment in the file; it has \"development\", \"production\"")),
         (pomeloServers, "development", "chat-server-9", .invalid("development", "no server has the id \"chat-server-9\"")),
-        (pomeloServers, "development", "chat-server-1",
-         .invalid("development.chat[0]", "\"chat-server-1\" is not a frontend server (\"frontend\": true); only a frontend takes clients")),
         (#"{"development": {"chat": [{"id": "a"}]}}"#, "development", nil,
          .invalid("development", "no frontend server (\"frontend\": true) to run as")),
         (#"{"development": {"connector": [{"id": "a", "frontend": true}]}}"#, "development", nil,
