@@ -71,7 +71,7 @@ extension ClusterEndpoint {
             loop.logger.warning("no live \(type) server for \(request.route): answering \(PomeloCode.fail)")
             return PendingForward(token: 0, serverID: "", deadline: 0, target: target).finish(.error(code: PomeloCode.fail), endpoint: self)
         }
-        guard link.isUp, !cluster.draining.load(ordering: .relaxed) || request.kind == .notify else {
+        guard link.isUp else {
             loop.counters.add(.forwardDisconnected)
             return PendingForward(token: 0, serverID: "", deadline: 0, target: target)
                 .finish(.error(code: PomeloCode.busy), endpoint: self)

@@ -170,6 +170,9 @@ public final class Server: @unchecked Sendable {
     public func drain(reason: String? = nil, timeoutSeconds: Double? = nil) {
         // The admin listener serves until the loops stop: /healthz says 503.
         setHealth(draining: true)
+        // The cluster's other servers stop sending new work here (the next
+        // announcement says so); what is running finishes.
+        core.cluster?.draining.store(true, ordering: .relaxed)
         let config = configuration
         let timeout = Int(((timeoutSeconds ?? config.drainTimeoutSeconds) * 1000).rounded())
         let drain = Drain(reason: reason ?? config.drainKickReason, timeoutMilliseconds: timeout, loops: loops.count)
