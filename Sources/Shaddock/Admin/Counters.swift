@@ -123,6 +123,10 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     case remoteCallFailures
     /// Cluster messages that could not be read.
     case clusterBadMessages
+    /// Push and broadcast messages sent to other frontends (one per frontend
+    /// per push), and received from other servers.
+    case clusterPushesOut
+    case clusterPushesIn
 }
 
 /// One loop's counters, written only by that loop's thread.

@@ -111,7 +111,7 @@ enum MetricFamily: Int, CaseIterable {
     case mailboxPosted, mailboxRefused
     case loopLag, draining
     case natsConnected, natsConnects, natsDisconnects, natsMessages, natsBytes, natsErrors
-    case forwarded, forwardOutcomes, backendRequests, backendRefused, remoteCalls, remoteCallFailures, liveServers
+    case forwarded, forwardOutcomes, backendRequests, backendRefused, remoteCalls, remoteCallFailures, clusterPushes, liveServers
 
     var name: String {
         switch self {
@@ -162,6 +162,7 @@ enum MetricFamily: Int, CaseIterable {
         case .backendRefused: return "shaddock_backend_refused_total"
         case .remoteCalls: return "shaddock_remote_calls_total"
         case .remoteCallFailures: return "shaddock_remote_call_failures_total"
+        case .clusterPushes: return "shaddock_cluster_pushes_total"
         case .liveServers: return "shaddock_cluster_servers"
         }
     }
@@ -226,6 +227,7 @@ enum MetricFamily: Int, CaseIterable {
         case .backendRefused: return "Forwarded requests and calls refused with 503: the queue was full or the server drains."
         case .remoteCalls: return "Remote calls made (side=caller) and served (side=callee)."
         case .remoteCallFailures: return "Remote calls that ended in an error for the caller."
+        case .clusterPushes: return "Push and broadcast messages to other frontends (direction=out, one per frontend per push) and from other servers (direction=in)."
         case .liveServers: return "Live servers of the cluster, by type (this one included)."
         }
     }
@@ -336,6 +338,8 @@ extension GatewayCounter {
         case .remoteCallsServed: return (.remoteCalls, #"side="callee""#)
         case .remoteCallFailures: return (.remoteCallFailures, "")
         case .clusterBadMessages: return Self.error("cluster_bad_message")
+        case .clusterPushesOut: return (.clusterPushes, #"direction="out""#)
+        case .clusterPushesIn: return (.clusterPushes, #"direction="in""#)
         }
     }
 

@@ -36,8 +36,7 @@ extension Session {
             let lengthAt = writer.bytes.count
             writer.u32(0)
             JSONValue.object(JSONObject(settings.map { (key: $0.key, value: $0.value) })).write(into: &writer.bytes)
-            let n = UInt32(writer.bytes.count - lengthAt - 4)
-            for i in 0..<4 { writer.bytes[lengthAt + i] = UInt8(truncatingIfNeeded: n >> UInt32(24 - 8 * i)) }
+            writer.patchU32(UInt32(writer.bytes.count - lengthAt - 4), at: lengthAt)
         }
     }
 
@@ -101,41 +100,7 @@ extension ClusterEndpoint {
         }
     }
 
-    /// One push for some sessions of this frontend: encoded once here, then
-    /// staged on this loop or handed to the loops holding the others.
-    func deliverPush(_ reader: inout ClusterReader) throws(ClusterWireError) {
-        let route = try reader.string8()
-        let idCount = Int(try reader.u32())
-        var byLoop = [[UInt64]](repeating: [], count: cluster.endpoints.count)
-        for _ in 0..<idCount {
-            let id = try reader.u64()
-            let index = Int(id & 0xFF)
-            if index < byLoop.count { byLoop[index].append(id) }
-        }
-        let uidCount = Int(try reader.u32())
-        var uids: [String] = []
-        for _ in 0..<uidCount { uids.append(try reader.string8()) }
-        for s in uids.flatMap({ loop.core.sessions.getByUid($0) }) where s.loop.index < byLoop.count {
-            byLoop[s.loop.index].append(s.id)
-        }
-        guard let push = loop.core.encodePush(route: route, rawBody: reader.rest()) else { return }
-        for (i, ids) in byLoop.enumerated() where !ids.isEmpty {
-            let message = PushMessage(push, toSessionIDs: ids)
-            let target = cluster.endpoints[i].loop
-            if target === loop { message.deliver(on: loop) } else { target.post(message) }
-        }
-    }
-
-    func deliverBroadcast(_ reader: inout ClusterReader) throws(ClusterWireError) {
-        let boundOnly = try reader.u8() & 1 != 0
-        let route = try reader.string8()
-        guard let push = loop.core.encodePush(route: route, rawBody: reader.rest()) else { return }
-        for endpoint in cluster.endpoints {
-            let message = PushMessage(broadcast: push, boundOnly: boundOnly)
-            if endpoint === self { message.deliver(on: loop) } else { endpoint.loop.post(message) }
-        }
-    }
-
+    /// Kicks the sessions bound to a uid here, for another server.
     func kickUID(_ reader: inout ClusterReader) throws(ClusterWireError) {
         let uid = try reader.string8()
         let reason = try reader.string16()

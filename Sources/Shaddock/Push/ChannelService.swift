@@ -40,30 +40,44 @@ public final class ChannelService: Sendable {
     public var count: Int { table.withLock { $0.count } }
 
     /// Pushes to every session bound to one of `uids` (Pomelo's
-    /// `pushMessageByUids`).
+    /// `pushMessageByUids`): here, and in a cluster on every other frontend
+    /// (one message each, which looks the uids up).
     public func push(route: String, body: JSONValue, toUids uids: [String]) {
-        deliver(route: route, body: body, to: uids.flatMap { sessions.getByUid($0) })
+        guard !uids.isEmpty, let (loops, core) = running() else { return }
+        var targets = PushTargets(loops: loops.count)
+        targets.localUids = uids
+        deliver(route: route, body: body, to: targets, loops: loops, core: core)
+        core.cluster?.push(route: route, body: body, toUidsOnOtherFrontends: uids)
     }
 
     /// Pushes to every session that completed its handshake (only bound ones
-    /// if `boundOnly`), on every loop (Pomelo's `broadcast`).
+    /// if `boundOnly`), on every loop (Pomelo's `broadcast`); in a cluster,
+    /// one message to every other frontend.
     public func broadcast(route: String, body: JSONValue, boundOnly: Bool = false) {
-        guard let (loops, core) = running(), let push = core.encodePush(route: route, body: body) else { return }
-        for loop in loops { hand(PushMessage(broadcast: push, boundOnly: boundOnly), to: loop) }
+        guard let (loops, core) = running() else { return }
+        if let push = core.encodePush(route: route, body: body) {
+            for loop in loops { hand(PushMessage(broadcast: push, boundOnly: boundOnly), to: loop) }
+        }
+        core.cluster?.broadcast(route: route, body: body, boundOnly: boundOnly)
     }
 
-    /// Encodes once and hands each loop its receivers.
-    func deliver(route: String, body: JSONValue, to targets: [Session]) {
-        guard !targets.isEmpty, let (loops, core) = running(),
-              let push = core.encodePush(route: route, body: body) else { return }
-        var byLoop = [[Session]](repeating: [], count: loops.count)
-        for s in targets { byLoop[s.loop.index].append(s) }
-        deliver(push, byLoop: byLoop, loops: loops)
-    }
-
-    func deliver(_ push: EncodedPush, byLoop: [[Session]], loops: [EventLoop]) {
-        for (i, targets) in byLoop.enumerated() where !targets.isEmpty {
-            hand(PushMessage(push, to: targets), to: loops[i])
+    /// Encodes once for this server's receivers and hands each loop its
+    /// share; the members on other frontends get one message per frontend.
+    func deliver(route: String, body: JSONValue, to targets: PushTargets, loops: [EventLoop], core: GatewayCore) {
+        if targets.hasLocal {
+            let byLoop = targets.localSessions(sessions)
+            if byLoop.contains(where: { !$0.isEmpty }), let push = core.encodePush(route: route, body: body) {
+                for (i, sessions) in byLoop.enumerated() where !sessions.isEmpty {
+                    hand(PushMessage(push, to: sessions), to: loops[i])
+                }
+            }
+        }
+        guard !targets.remote.isEmpty else { return }
+        if let cluster = core.cluster {
+            cluster.push(route: route, body: body, to: targets.remote)
+        } else {
+            let n = UInt64(targets.remote.reduce(0) { $0 + $1.count })
+            loops[0].execute { $0.counters.add(.pushesUndeliverable, n) }
         }
     }
 
@@ -74,73 +88,4 @@ public final class ChannelService: Sendable {
     }
 
     func running() -> (loops: [EventLoop], core: GatewayCore)? { attached.withLock { $0 } }
-}
-
-/// A named group of members, each a uid and the session that joined with it
-/// (Pomelo's Channel). Pushes go to the members' sessions.
-public final class Channel: Sendable {
-    public let name: String
-    private let service: ChannelService
-
-    private struct State {
-        var order: [String] = []
-        var sessionOf: [String: Session] = [:]
-        /// The members grouped by loop, rebuilt after a change: pushes to a
-        /// big, stable channel reuse it.
-        var byLoop: [[Session]]?
-    }
-
-    private let state = Locked(State())
-
-    init(name: String, service: ChannelService) {
-        self.name = name
-        self.service = service
-    }
-
-    /// Adds (or re-adds) `uid` with the session it pushes to.
-    public func add(uid: String, session: Session) {
-        state.withLock { s in
-            if s.sessionOf.updateValue(session, forKey: uid) == nil { s.order.append(uid) }
-            s.byLoop = nil
-        }
-    }
-
-    /// Removes `uid`; with `session`, only if that is the session it joined
-    /// with (so a login that replaced an older one is not removed when the
-    /// older one closes). Returns whether it was removed.
-    @discardableResult
-    public func leave(uid: String, session: Session? = nil) -> Bool {
-        state.withLock { s in
-            guard let current = s.sessionOf[uid], session == nil || current === session else { return false }
-            s.sessionOf[uid] = nil
-            s.order.removeAll { $0 == uid }
-            s.byLoop = nil
-            return true
-        }
-    }
-
-    /// The members' uids, in the order they joined.
-    public var members: [String] { state.withLock { $0.order } }
-    public var count: Int { state.withLock { $0.order.count } }
-    public func contains(uid: String) -> Bool { state.withLock { $0.sessionOf[uid] != nil } }
-
-    /// Pushes to every member.
-    public func push(route: String, body: JSONValue) {
-        guard let (loops, core) = service.running() else { return }
-        let byLoop: [[Session]] = state.withLock { s in
-            if let cached = s.byLoop, cached.count == loops.count { return cached }
-            var groups = [[Session]](repeating: [], count: loops.count)
-            for uid in s.order { let session = s.sessionOf[uid]!; groups[session.loop.index].append(session) }
-            s.byLoop = groups
-            return groups
-        }
-        guard byLoop.contains(where: { !$0.isEmpty }), let push = core.encodePush(route: route, body: body) else { return }
-        service.deliver(push, byLoop: byLoop, loops: loops)
-    }
-
-    /// Pushes to the members among `uids`.
-    public func push(route: String, body: JSONValue, toUids uids: [String]) {
-        let targets: [Session] = state.withLock { s in uids.compactMap { s.sessionOf[$0] } }
-        service.deliver(route: route, body: body, to: targets)
-    }
 }

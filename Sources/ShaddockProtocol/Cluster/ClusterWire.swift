@@ -104,6 +104,12 @@ public struct ClusterWriter {
 
     /// The rest of the message: no length, it runs to the end.
     public mutating func rest(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
+
+    /// Overwrites the 4-byte integer written at `offset` (a count or length
+    /// known only after what it counts).
+    public mutating func patchU32(_ v: UInt32, at offset: Int) {
+        for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: v >> UInt32(24 - 8 * i)) }
+    }
 }
 
 /// Reads fields in place from a message.

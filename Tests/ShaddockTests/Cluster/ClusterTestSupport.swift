@@ -61,6 +61,40 @@ enum ClusterTestApp {
             session.onClosed { s in closed?.append("\(serverID):\(s.uid ?? "-")") }
             return .json(["code": 200])
         }
+        // Channels on the area servers; their members sit on the frontends.
+        app.handle("area.areaHandler.join") { request, session in
+            guard let uid = session.uid, let room = request.json["room"]?.stringValue else { throw Refused(code: 400) }
+            let channel = app.channels.create(room)
+            channel.add(uid: uid, session: session)
+            return .json(["code": 200, "members": .array(channel.members.map { .string($0) })])
+        }
+        app.handle("area.areaHandler.say") { request, session in
+            let body = request.json
+            guard let room = body["room"]?.stringValue, let channel = app.channels.get(room) else { throw Refused(code: 404) }
+            let message: JSONValue = ["say": body["say"] ?? .null, "from": .string(session.uid ?? "-")]
+            if let to = body["to"]?.arrayValue {
+                channel.push(route: "onArea", body: message, toUids: to.compactMap(\.stringValue))
+            } else {
+                channel.push(route: "onArea", body: message)
+            }
+            return .json(["code": 200])
+        }
+        app.handle("area.areaHandler.tell") { request, _ in
+            let body = request.json
+            let uids = body["to"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            app.channels.push(route: "onArea", body: ["told": body["say"] ?? .null], toUids: uids)
+            return .json(["code": 200])
+        }
+        app.handle("area.areaHandler.shout") { request, _ in
+            app.channels.broadcast(route: "onArea", body: ["shout": request.json["say"] ?? .null],
+                                   boundOnly: request.json["boundOnly"]?.boolValue ?? false)
+            return .json(["code": 200])
+        }
+        app.handle("area.areaHandler.leave") { request, session in
+            guard let uid = session.uid, let room = request.json["room"]?.stringValue,
+                  let channel = app.channels.get(room) else { throw Refused(code: 404) }
+            return .json(["code": 200, "left": .bool(channel.leave(uid: uid, session: session))])
+        }
         app.remote("areaRemote.add") { (sum: Sum) async throws -> Total in
             guard sum.a >= 0 else { throw Refused(code: 422) }
             return Total(total: sum.a + sum.b, server: serverID)

@@ -1,0 +1,149 @@
+import ShaddockProtocol
+
+/// Pushes that cross servers: a channel's members on other frontends, pushes
+/// to uids, and broadcasts. The sender writes one message per frontend
+/// (route, session ids, uids, the body's JSON once); the frontend encodes the
+/// package once and stages it on the loops holding the sessions.
+extension Cluster {
+    /// Runs `body` on the calling loop's endpoint, or on loop 0's when the
+    /// caller is not a loop.
+    func withEndpoint(_ body: @escaping (ClusterEndpoint) -> Void) {
+        if let endpoint = endpoints.first(where: { $0.loop.isCurrent }) { return body(endpoint) }
+        let endpoint = endpoints[0]
+        endpoint.loop.execute { _ in body(endpoint) }
+    }
+
+    /// One message to each frontend in `groups`.
+    func push(route: String, body: JSONValue, to groups: [RemotePushTargets]) {
+        let bytes = body.serialized
+        withEndpoint { $0.sendPush(route: route, body: bytes, to: groups) }
+    }
+
+    /// `uids` looked up by every other live frontend: one message each.
+    func push(route: String, body: JSONValue, toUidsOnOtherFrontends uids: [String]) {
+        let bytes = body.serialized
+        withEndpoint { endpoint in
+            let groups = endpoint.otherFrontends().map { RemotePushTargets(frontendID: $0.id, uids: uids) }
+            endpoint.sendPush(route: route, body: bytes, to: groups)
+        }
+    }
+
+    /// One broadcast message to every other live frontend.
+    func broadcast(route: String, body: JSONValue, boundOnly: Bool) {
+        let bytes = body.serialized
+        withEndpoint { $0.sendBroadcast(route: route, body: bytes, boundOnly: boundOnly) }
+    }
+}
+
+extension ClusterEndpoint {
+    func otherFrontends() -> [ClusterServer] {
+        live.byID.values.filter { $0.frontend && $0.id != cluster.me.id }
+    }
+
+    // MARK: Sending
+
+    func sendPush(route: String, body: [UInt8], to groups: [RemotePushTargets]) {
+        guard route.utf8.count <= 255 else {
+            loop.counters.add(.pushesUnencodable, UInt64(groups.reduce(0) { $0 + $1.count }))
+            return
+        }
+        // Targets per message, so that one stays under max_payload.
+        let budget = max(link.maxPayload - body.count - 512, 4096)
+        for group in groups {
+            guard let server = live.byID[group.frontendID], server.frontend else {
+                loop.counters.add(.pushesUndeliverable, UInt64(group.count))
+                continue
+            }
+            let subject = cluster.subject(server: server.id, loop: loop.index % server.loops)
+            var ids = group.sessionIDs[...]
+            var uids = group.uids[...]
+            repeat {
+                writer = ClusterWriter(reusing: writer.bytes)
+                writer.u8(ClusterKind.push.rawValue)
+                writer.string8(route)
+                let idCount = min(ids.count, max(budget / 8, 1))
+                writer.u32(UInt32(idCount))
+                for id in ids.prefix(idCount) { writer.u64(id) }
+                ids = ids.dropFirst(idCount)
+                let uidCountAt = writer.bytes.count
+                writer.u32(0)
+                var uidCount: UInt32 = 0
+                while let uid = uids.first, writer.bytes.count < budget {
+                    uids = uids.dropFirst()
+                    guard uid.utf8.count <= 255 else {
+                        loop.counters.add(.pushesUnencodable)
+                        continue
+                    }
+                    writer.string8(uid)
+                    uidCount += 1
+                }
+                writer.patchU32(uidCount, at: uidCountAt)
+                publish(to: subject, body)
+            } while !ids.isEmpty || !uids.isEmpty
+        }
+    }
+
+    func sendBroadcast(route: String, body: [UInt8], boundOnly: Bool) {
+        guard route.utf8.count <= 255 else { return loop.counters.add(.pushesUnencodable) }
+        for server in otherFrontends() {
+            writer = ClusterWriter(reusing: writer.bytes)
+            writer.u8(ClusterKind.broadcast.rawValue)
+            writer.u8(boundOnly ? 1 : 0)
+            writer.string8(route)
+            publish(to: cluster.subject(server: server.id, loop: loop.index % server.loops), body)
+        }
+    }
+
+    /// Publishes the writer's bytes followed by `body`, in one message.
+    private func publish(to subject: String, _ body: [UInt8]) {
+        var subject = subject
+        let result = subject.withUTF8 { s in
+            writer.bytes.withUnsafeBytes { head in
+                body.withUnsafeBytes { link.publish(subject: UnsafeRawBufferPointer(s), head, $0) }
+            }
+        }
+        switch result {
+        case .sent, .buffered: loop.counters.add(.clusterPushesOut)
+        case .refusedTooLarge, .droppedBufferFull: loop.counters.add(.pushesUndeliverable)
+        }
+    }
+
+    // MARK: Receiving (a frontend)
+
+    /// One push for some sessions of this frontend: encoded once here, then
+    /// staged on this loop or handed to the loops holding the others.
+    func deliverPush(_ reader: inout ClusterReader) throws(ClusterWireError) {
+        let route = try reader.string8()
+        let idCount = Int(try reader.u32())
+        var byLoop = [[UInt64]](repeating: [], count: cluster.endpoints.count)
+        for _ in 0..<idCount {
+            let id = try reader.u64()
+            let index = Int(id & 0xFF)
+            if index < byLoop.count { byLoop[index].append(id) } else { loop.counters.add(.pushesUndeliverable) }
+        }
+        let uidCount = Int(try reader.u32())
+        for _ in 0..<uidCount {
+            for s in loop.core.sessions.getByUid(try reader.string8()) where s.loop.index < byLoop.count {
+                byLoop[s.loop.index].append(s.id)
+            }
+        }
+        loop.counters.add(.clusterPushesIn)
+        guard let push = loop.core.encodePush(route: route, rawBody: reader.rest()) else { return }
+        for (i, ids) in byLoop.enumerated() where !ids.isEmpty {
+            let message = PushMessage(push, toSessionIDs: ids)
+            let target = cluster.endpoints[i].loop
+            if target === loop { message.deliver(on: loop) } else { target.post(message) }
+        }
+    }
+
+    func deliverBroadcast(_ reader: inout ClusterReader) throws(ClusterWireError) {
+        let boundOnly = try reader.u8() & 1 != 0
+        let route = try reader.string8()
+        loop.counters.add(.clusterPushesIn)
+        guard let push = loop.core.encodePush(route: route, rawBody: reader.rest()) else { return }
+        for endpoint in cluster.endpoints {
+            let message = PushMessage(broadcast: push, boundOnly: boundOnly)
+            if endpoint === self { message.deliver(on: loop) } else { endpoint.loop.post(message) }
+        }
+    }
+}
