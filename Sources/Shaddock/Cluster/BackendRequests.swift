@@ -42,8 +42,11 @@ extension ClusterEndpoint {
         let session = Session(remote: export, loop: loop)
         let request = Request(kind: kind, id: id, routeCode: routeCode, dictionary: core.dictionary,
                               body: body.isEmpty ? GatewayCore.emptyObject : body)
+        let client = RemoteSessionKey(frontendID: export.frontendID, sessionID: export.sessionID)
         if !entry.isAsync {
+            serving = client
             let outcome = loop.runInline(request, entry, session)
+            serving = nil
             answerForward(reply, outcome, deadline: deadline)
             return
         }
@@ -52,9 +55,12 @@ extension ClusterEndpoint {
         // this lives.
         let work = LoopBound((owned: request.owned(), entry: entry, session: session))
         Task(executorPreference: loop) {
-            let outcome = await self.loop.runAwaiting(work.value.owned, work.value.entry, work.value.session)
+            let outcome = await Self.$servingTask.withValue(client) {
+                await self.loop.runAwaiting(work.value.owned, work.value.entry, work.value.session)
+            }
             self.running -= 1
             self.answerForward(reply, outcome, deadline: deadline)
+            self.loop.noteIfDrained()
         }
     }
 
@@ -156,6 +162,7 @@ extension ClusterEndpoint {
             do { result = .success(try await Application.callLocally(method, name, arguments)) } catch { result = .failure(error) }
             self.running -= 1
             self.answerCall(reply, result, deadline: deadline)
+            self.loop.noteIfDrained()
         }
     }
 

@@ -83,6 +83,16 @@ final class Cluster: @unchecked Sendable {
     }
 }
 
+extension ClusterServer {
+    /// Pomelo's dispatcher: the server at `abs(crc32(key)) % count` of
+    /// `servers` (sorted by id, as route functions get them), so that every
+    /// server picks the same one for a key. For route functions that route
+    /// by something other than the uid (a room id, say).
+    public static func pick(byKey key: String, from servers: [ClusterServer]) -> ClusterServer? {
+        servers.isEmpty ? nil : servers[Cluster.defaultIndex(uid: key, count: servers.count)]
+    }
+}
+
 /// The `cluster` section of the configuration: how this server reaches the
 /// others.
 public struct ClusterOptions: Sendable, Equatable {

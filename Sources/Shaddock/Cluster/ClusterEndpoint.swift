@@ -29,6 +29,9 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
     private var nextAnnounce: UInt64 = 0
     /// Forwarded requests and calls running here (a backend's queue).
     var running = 0
+    /// The client whose forwarded request a synchronous handler is serving
+    /// now (an async one has it in `servingTask`): see `pushLoop`.
+    var serving: RemoteSessionKey?
     /// Backend sessions' close callbacks, until their frontend says they closed.
     var closedCallbacks: [RemoteSessionKey: [(Session) -> Void]] = [:]
 
@@ -236,6 +239,11 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
 
     /// The server stops: loop 0 announces it (and the bytes are written
     /// now), the rest fails with 503, the link closes.
+    /// Loop 0: tells the others at once that this server drains.
+    func announceDraining() {
+        if table != nil && link.isUp { announce(stopping: false) }
+    }
+
     func leave() {
         if table != nil && link.isUp {
             announce(stopping: true)
@@ -265,7 +273,7 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
 }
 
 /// A session of another server, as a backend knows it.
-struct RemoteSessionKey: Hashable {
+struct RemoteSessionKey: Hashable, Sendable {
     let frontendID: String
     let sessionID: UInt64
 }

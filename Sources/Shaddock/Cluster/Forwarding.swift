@@ -25,6 +25,12 @@ final class PendingForward {
         self.target = target
     }
 
+    /// The client connection waiting (the fast path), if any.
+    var connection: Connection? {
+        if case .connection(let c, _, _) = target { return c }
+        return nil
+    }
+
     func finish(_ answer: ForwardAnswer, endpoint: ClusterEndpoint) {
         let target = self.target
         self.target = .done
@@ -44,6 +50,7 @@ final class PendingForward {
         case .done:
             break
         }
+        endpoint.loop.noteIfDrained()
     }
 }
 

@@ -335,6 +335,10 @@ final class NATSLink {
         if wasUp {
             loop.counters.add(.natsDisconnects)
             loop.logger.warning("NATS: disconnected from \(serverName); reconnecting")
+        } else if loop.index == 0 && attempts % 60 == 0 {
+            // The first failed attempt of a streak, then about every minute
+            // at the longest backoff: enough to see why nothing forwards.
+            loop.logger.warning("NATS: cannot reach \(servers[serverIndex % servers.count]) (attempt \(attempts + 1)); retrying")
         }
         scheduleReconnect()
         if wasUp { delegate?.linkDown(self) }
@@ -406,7 +410,7 @@ struct NATSServerAddress: Equatable, Sendable, CustomStringConvertible {
             var a = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
             ok = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count)) != nil
         }
-        return ok ? String(cString: buf) : nil
+        return ok ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
     }
 
     var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }

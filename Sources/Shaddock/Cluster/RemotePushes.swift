@@ -36,6 +36,22 @@ extension Cluster {
 }
 
 extension ClusterEndpoint {
+    /// The client an async handler on a backend is serving.
+    @TaskLocal static var servingTask: RemoteSessionKey?
+
+    /// The loop of `server` a push goes to. A push that a handler makes
+    /// while serving a client of that frontend goes to the client's loop,
+    /// on the path its answer takes (this loop's NATS connection, that
+    /// loop's subscription): the client gets it before the answer, as from
+    /// a single process. Other pushes spread by this loop's index.
+    func pushLoop(_ server: ClusterServer) -> Int {
+        if let client = serving ?? Self.servingTask, client.frontendID == server.id {
+            let index = Int(client.sessionID & 0xFF)
+            if index < server.loops { return index }
+        }
+        return loop.index % server.loops
+    }
+
     func otherFrontends() -> [ClusterServer] {
         live.byID.values.filter { $0.frontend && $0.id != cluster.me.id }
     }
@@ -54,7 +70,7 @@ extension ClusterEndpoint {
                 loop.counters.add(.pushesUndeliverable, UInt64(group.count))
                 continue
             }
-            let subject = cluster.subject(server: server.id, loop: loop.index % server.loops)
+            let subject = cluster.subject(server: server.id, loop: pushLoop(server))
             var ids = group.sessionIDs[...]
             var uids = group.uids[...]
             repeat {
@@ -90,7 +106,7 @@ extension ClusterEndpoint {
             writer.u8(ClusterKind.broadcast.rawValue)
             writer.u8(boundOnly ? 1 : 0)
             writer.string8(route)
-            publish(to: cluster.subject(server: server.id, loop: loop.index % server.loops), body)
+            publish(to: cluster.subject(server: server.id, loop: pushLoop(server)), body)
         }
     }
 

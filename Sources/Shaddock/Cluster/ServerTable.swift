@@ -17,11 +17,17 @@ public struct ClusterServer: Sendable, Equatable {
     /// Its announcement interval, for the three-missed rule.
     let intervalMilliseconds: Int
     /// Set when it announced that it drains: no new work goes to it.
-    let draining: Bool
+    public let draining: Bool
 
     /// Newer run of the same id.
     func isNewer(than other: ClusterServer) -> Bool {
         (started, nonce) > (other.started, other.nonce)
+    }
+
+    /// The same run of the same id (its other fields may have changed: a
+    /// drain, say).
+    func isSameRun(as other: ClusterServer) -> Bool {
+        (started, nonce) == (other.started, other.nonce)
     }
 }
 
@@ -74,7 +80,7 @@ struct ServerTable {
         if let known = servers[id] {
             if known.server.isNewer(than: a.server) { return .none }  // a stale run
             if a.stopping {
-                guard known.server == a.server else { return .none }
+                guard known.server.isSameRun(as: a.server) else { return .none }
                 servers[id] = nil
                 return .left(id)
             }

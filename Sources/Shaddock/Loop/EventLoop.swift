@@ -191,7 +191,7 @@ final class EventLoop: @unchecked Sendable {
         releaseAddress(of: connection)
         scheduler.dropStaged(connection)
         connection.session.didClose()
-        if let draining, connections.isEmpty { draining.loopEmptied(self) }
+        noteIfDrained()
     }
 
     private func releaseAddress(of connection: Connection) {

@@ -47,7 +47,16 @@ extension EventLoop {
             connection.drainKick(drain)
         }
         execute(afterMilliseconds: drain.timeoutMilliseconds) { $0.drainDeadline(drain) }
-        if connections.isEmpty { drain.loopEmptied(self) }
+        noteIfDrained()
+    }
+
+    /// Tells the drain this loop is done once it has no connection left,
+    /// and, in a cluster, no forwarded request waiting for its answer and
+    /// no forwarded request or remote call of other servers running.
+    func noteIfDrained() {
+        guard let draining, connections.isEmpty else { return }
+        if let endpoint = cluster, endpoint.running > 0 || !endpoint.forwards.isEmpty { return }
+        draining.loopEmptied(self)
     }
 
     /// The deadline: whatever still runs is answered with an error (its
@@ -61,10 +70,14 @@ extension EventLoop {
         for connection in Array(connections.values) { connection.drainKick(drain) }
     }
 
-    /// Sessions with a request running or waiting behind one (serial filter).
+    /// Sessions with a request running, forwarded and not answered yet, or
+    /// waiting behind one (serial filter).
     private func connectionsWithRequests() -> Set<UInt64> {
         var busy = Set<UInt64>()
         for flight in inFlight.values where !flight.answered { busy.insert(flight.connection.sessionID) }
+        if let forwards = cluster?.forwards {
+            for forward in forwards.values { if let c = forward.connection { busy.insert(c.sessionID) } }
+        }
         for connection in connections.values where connection.session.serial.busy {
             busy.insert(connection.sessionID)
         }
@@ -76,6 +89,7 @@ extension EventLoop {
     func requestFinished(on connection: Connection) {
         guard let draining, !connection.isClosing, !connection.session.serial.busy else { return }
         if inFlight.values.contains(where: { $0.connection === connection && !$0.answered }) { return }
+        if let forwards = cluster?.forwards.values, forwards.contains(where: { $0.connection === connection }) { return }
         connection.drainKick(draining)
     }
 }

@@ -173,6 +173,8 @@ public final class Server: @unchecked Sendable {
         // The cluster's other servers stop sending new work here (the next
         // announcement says so); what is running finishes.
         core.cluster?.draining.store(true, ordering: .relaxed)
+        // Now, not at the next interval: new work stops coming at once.
+        loops.first?.execute { $0.cluster?.announceDraining() }
         let config = configuration
         let timeout = Int(((timeoutSeconds ?? config.drainTimeoutSeconds) * 1000).rounded())
         let drain = Drain(reason: reason ?? config.drainKickReason, timeoutMilliseconds: timeout, loops: loops.count)

@@ -73,6 +73,11 @@ public final class Session: @unchecked Sendable {
         return (String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), Int(port))
     }
 
+    /// The loop that holds the session, as a task executor: async work
+    /// started outside a handler (in `onClosed`, say) runs there with
+    /// `Task(executorPreference: session.executor)`, like a handler.
+    public var executor: any TaskExecutor { loop }
+
     /// Whether the connection is closing or gone.
     public var isClosed: Bool { isRemote ? false : connection?.isClosing ?? true }
 

@@ -223,7 +223,7 @@ import Glibc
             #expect(PrometheusText(metrics.body).value("shaddock_connections_accepted_total") == 0, "\(command)")
         }
         let help = Process()
-        help.executableURL = CLITests.binary
+        help.executableURL = ShaddockProcess.binary
         help.arguments = ["echo", "--help"]
         let out = Pipe()
         help.standardOutput = out

@@ -1,7 +1,9 @@
 # Drives two unmodified pypomelo 1.0.1 clients (raw TCP, Tornado 5) through
 # the chat example: both log into one room, alice chats to everyone, then
-# asks to be kicked. Prints what each client saw as JSON; exits non-zero if
-# the run did not reach the kick.
+# asks to be kicked, and bob hears that she left. Alice connects to the first
+# port, bob to the second (the same one if not given: two connectors of a
+# cluster, or one server). Prints what each client saw as JSON; exits
+# non-zero if the run did not reach bob's onLeave.
 import json
 import sys
 
@@ -10,6 +12,7 @@ from pypomelo.handler import Handler
 from pypomelo.tornadoclient import TornadoClient
 
 PORT = int(sys.argv[1])
+BOB_PORT = int(sys.argv[2]) if len(sys.argv) > 2 else PORT
 KICK = 5  # the Pomelo package type of a kick
 loop = tornado.ioloop.IOLoop.current()
 seen = {"alice": {"responses": {}, "pushes": []}, "bob": {"responses": {}, "pushes": []}}
@@ -27,7 +30,6 @@ class Player(Handler):
     def on_recv_data(self, client, proto_type, data):
         if proto_type == KICK:
             seen[self.name]["kick"] = json.loads(data.decode("utf8"))
-            loop.add_callback(loop.stop)
         return data
 
     def on_heartbeat(self, client):
@@ -39,6 +41,8 @@ class Player(Handler):
             # Every push has landed (alice's came before her response):
             # now alice asks for the kick.
             players["alice"].send_request("connector.entryHandler.kickme", {"reason": "see you"})
+        if self.name == "bob" and route == "onLeave":
+            loop.add_callback(loop.stop)
 
     def on_response(self, client, route, request, response):
         seen[self.name]["responses"][route] = response
@@ -48,15 +52,15 @@ class Player(Handler):
         pass
 
 
-def connect(name, next_step):
+def connect(name, next_step, port):
     client = TornadoClient(Player(name, next_step))
     players[name] = client
-    client.connect("127.0.0.1", PORT)
+    client.connect("127.0.0.1", port)
 
 
 def alice_step(route):
     if route == "connector.entryHandler.login":
-        connect("bob", bob_step)
+        connect("bob", bob_step, BOB_PORT)
 
 
 def bob_step(route):
@@ -64,8 +68,9 @@ def bob_step(route):
         players["alice"].send_request("chat.chatHandler.send", {"content": "hello", "target": "*"})
 
 
-connect("alice", alice_step)
+connect("alice", alice_step, PORT)
 loop.call_later(30, loop.stop)
 loop.start()
 print(json.dumps(seen))
-sys.exit(0 if "kick" in seen["alice"] else 1)
+left = any(route == "onLeave" for route, _ in seen["bob"]["pushes"])
+sys.exit(0 if "kick" in seen["alice"] and left else 1)

@@ -45,6 +45,8 @@ import Testing
         _ = table.apply(Self.announce(Self.server("a2", draining: true)), now: 1) { _ in }
         #expect(table.live.byType["area"]?.map(\.id) == ["a1", "a3"])
         #expect(table.live.byID["a2"]?.draining == true)
+        // Its stop (which does not repeat the drain) removes it.
+        #expect(table.apply(Self.announce(Self.server("a2"), stopping: true), now: 2) { _ in } == .left("a2"))
     }
 
     @Test func anotherDictionaryIsRefusedAndLoggedOnce() {

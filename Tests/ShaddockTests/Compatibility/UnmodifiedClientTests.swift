@@ -63,10 +63,16 @@ import Testing
     /// route is a dictionary code (from Pomelo too: the recorded pushes are
     /// coded). With `useDict` off every route goes as a string, and it works.
     @Test func pypomeloLogsInChatsGetsPushesAndIsKicked() throws {
-        let python = try Self.installPypomelo()
         let server = try TestServer(app: ExampleApp.make()) { $0.useDictionary = false }
-        let script = Self.root.appendingPathComponent("Tests/ShaddockTests/Clients/pypomelo_chat.py").path
-        let (status, output) = try Self.run(python, [script, "\(server.port)"])
+        try Self.runChat(ports: [server.port])
+    }
+
+    /// Runs pypomelo_chat.py (alice on the first port, bob on the last) and
+    /// checks everything each client saw.
+    static func runChat(ports: [Int]) throws {
+        let python = try installPypomelo()
+        let script = root.appendingPathComponent("Tests/ShaddockTests/Clients/pypomelo_chat.py").path
+        let (status, output) = try run(python, [script] + ports.map(String.init))
         #expect(status == 0, "\(output)")
         let seen = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: [String: Any]])
         let alice = try #require(seen["alice"]), bob = try #require(seen["bob"])
@@ -85,7 +91,9 @@ import Testing
         #expect(alicePushes.last?[0] as? String == "onChat")
         #expect((alicePushes.last?[1] as? [String: String]) == chat)
         let bobPushes = try #require(bob["pushes"] as? [[Any]])
-        #expect(bobPushes.count == 1)
+        #expect(bobPushes.count == 2)
         #expect((bobPushes.first?[1] as? [String: String]) == chat)
+        #expect(bobPushes.last?[0] as? String == "onLeave")
+        #expect((bobPushes.last?[1] as? [String: String]) == ["route": "onLeave", "user": "alice"])
     }
 }

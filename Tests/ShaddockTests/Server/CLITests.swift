@@ -3,16 +3,6 @@ import Testing
 
 /// The `shaddock` executable as a user runs it.
 @Suite struct CLITests {
-    static var binary: URL {
-        // Tests run from the build folder that holds the executable.
-        let bundle = Bundle.main.bundleURL
-        for dir in [bundle, bundle.deletingLastPathComponent()] {
-            let candidate = dir.appendingPathComponent("shaddock")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        return repositoryRoot.appendingPathComponent(".build/debug/shaddock")
-    }
-
     static func freePort() throws -> Int {
         let s = try TestSocketListener()
         defer { s.close() }
@@ -20,20 +10,7 @@ import Testing
     }
 
     func start(_ args: [String]) throws -> (Process, CapturedOutput) {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        // Under AddressSanitizer the binary checks for leaks at exit, and a
-        // leak makes its exit status non-zero (the test runner's own check
-        // is off: see docs/testing.md, "Sanitizers").
-        var environment = ProcessInfo.processInfo.environment
-        environment["ASAN_OPTIONS"] = "detect_leaks=1"
-        p.environment = environment
-        try p.run()
-        return (p, CapturedOutput(err))
+        try ShaddockProcess.launch(args)
     }
 
     func connect(port: Int) throws -> PomeloTestClient {
@@ -105,7 +82,7 @@ import Testing
         for (command, options) in [("serve", ["--host", "--port", "--threads", "--heartbeat", "--config", "--env", "--server-id"]),
                                    ("echo", ["--host", "--port", "--threads", "--max-message-bytes"])] {
             let p = Process()
-            p.executableURL = Self.binary
+            p.executableURL = ShaddockProcess.binary
             p.arguments = [command, "--help"]
             let out = Pipe()
             p.standardOutput = out
