@@ -282,7 +282,10 @@ extension EventLoop {
     /// Gauges loop 0 keeps for /metrics: live servers by type.
     func loop0Counters(liveServers: LiveServers) {
         core.liveServerCounts.withLock { counts in
-            counts = liveServers.byType.mapValues(\.count)
+            // A type whose last server left stays, at 0: a series that
+            // vanished would hide the outage it shows.
+            for type in counts.keys { counts[type] = 0 }
+            for (type, servers) in liveServers.byType { counts[type] = servers.count }
         }
         core.liveServerSnapshot.withLock { $0 = liveServers.byID.values.sorted { $0.id < $1.id } }
     }

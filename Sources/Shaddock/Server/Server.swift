@@ -50,6 +50,8 @@ public final class Server: @unchecked Sendable {
         try configuration.validate()
         var logger = logger
         logger.logLevel = configuration.logLevel
+        // Several servers of a cluster often log to one terminal or journal.
+        if configuration.clusterOptions != nil { logger[metadataKey: "server"] = "\(configuration.serverID)" }
         live = Locked(configuration)
         core = try GatewayCore(mode: mode, application: application, config: configuration, logger: logger)
     }

@@ -1,87 +1,11 @@
 import Foundation
 import Testing
 
-/// The chat example as a cluster, as `./run cluster` runs it: nats-server,
-/// two chat servers and two connectors, each a `shaddock serve` process on
-/// deploy/chat-cluster/servers.json (client ports and NATS moved to free
-/// ones by `--port` and `--nats`).
+/// The chat example as a cluster, as `./run cluster` runs it (see
+/// ChatCluster): players on two connectors, rooms on two chat servers,
+/// unmodified clients.
 @Suite(.serialized, .enabled(if: NATSTestServer.isInstalled, "nats-server is not installed (./run test installs it)"))
 struct ChatClusterTests {
-    final class ChatCluster {
-        static let shipped = repositoryRoot.appendingPathComponent("deploy/chat-cluster/servers.json").path
-        let nats: NATSTestServer
-        /// Client ports of connector-server-1 and -2.
-        let clientPorts: [Int]
-        /// Every server's admin port, by id.
-        var adminPorts: [String: Int] = [:]
-        var processes: [String: ShaddockProcess] = [:]
-        let config: String
-
-        /// `connector` keys added to a copy of the shipped file (none: the file itself).
-        init(connectorSection: String? = nil) throws {
-            nats = try NATSTestServer()
-            if let connectorSection {
-                var text = try String(contentsOfFile: Self.shipped, encoding: .utf8)
-                text = text.replacingOccurrences(of: #"  "cluster": {"#, with: #"  "connector": \#(connectorSection),"# + "\n" + #"  "cluster": {"#)
-                config = NSTemporaryDirectory() + "shaddock-chat-cluster-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json"
-                try Data(text.utf8).write(to: URL(fileURLWithPath: config))
-            } else {
-                config = Self.shipped
-            }
-            clientPorts = try [freeLoopbackPort(), freeLoopbackPort()]
-            for id in ["chat-server-1", "chat-server-2"] { try start(id) }
-            for i in 0..<2 { try start("connector-server-\(i + 1)") }
-            for i in 0..<2 where !(waitForListener(port: clientPorts[i])
-                                   && waitForChatServers(adminPort: adminPorts["connector-server-\(i + 1)"]!, count: 2)) {
-                throw TestFailure("connector-server-\(i + 1) did not join the cluster:\n\(stopAll())")
-            }
-        }
-
-        func start(_ id: String) throws {
-            let admin = try freeLoopbackPort()
-            adminPorts[id] = admin
-            var args = ["serve", "--config", config, "--server-id", id, "--nats", nats.url, "--threads", "2",
-                        "--admin-port", "\(admin)"]
-            if let i = Int(id.dropFirst("connector-server-".count)), id.hasPrefix("connector-server-") {
-                args += ["--port", "\(clientPorts[i - 1])"]
-            }
-            processes[id] = try ShaddockProcess(args)
-        }
-
-        /// Waits until a connector's table lists `count` chat servers.
-        func waitForChatServers(adminPort: Int, count: Int, timeout: Double = 20) -> Bool {
-            let deadline = Date().addingTimeInterval(timeout)
-            while Date() < deadline {
-                if let reply = try? AdminReply.get("/metrics", port: adminPort),
-                   PrometheusText(reply.body).value("shaddock_cluster_servers", ["type": "chat"]) == Double(count) { return true }
-                usleep(50_000)
-            }
-            return false
-        }
-
-        /// A counter of one server's /metrics.
-        func metric(_ id: String, _ name: String, _ labels: [String: String] = [:]) throws -> Double? {
-            PrometheusText(try AdminReply.get("/metrics", port: adminPorts[id]!).body).value(name, labels)
-        }
-
-        /// Stops every process (SIGTERM, a drain); returns their logs.
-        @discardableResult
-        func stopAll() -> String {
-            var logs = ""
-            for (id, p) in processes.sorted(by: { $0.key < $1.key }) {
-                let status = p.stop()
-                logs += "== \(id) (exit \(status))\n\(p.output.text)"
-            }
-            processes = [:]
-            return logs
-        }
-
-        deinit {
-            stopAll()
-            if config != Self.shipped { try? FileManager.default.removeItem(atPath: config) }
-        }
-    }
-
     static func login(_ client: PomeloTestClient, _ uid: String, _ rid: String, id: Int = 1) throws -> [String] {
         try client.request(route: "connector.entryHandler.login", id: id, body: #"{"uid":"\#(uid)","rid":"\#(rid)"}"#)
         let reply = try client.expectResponse(id: id)
@@ -109,8 +33,8 @@ struct ChatClusterTests {
 
     @Test func playersOnTwoConnectorsShareARoom() throws {
         let cluster = try ChatCluster()
-        let (alice, dict) = try Self.client(.websocket, port: cluster.clientPorts[0])
-        let (bob, _) = try Self.client(.tcp, port: cluster.clientPorts[1])
+        let (alice, dict) = try Self.client(.websocket, port: cluster.clientPort("connector-server-1"))
+        let (bob, _) = try Self.client(.tcp, port: cluster.clientPort("connector-server-2"))
         #expect(try Self.login(alice, "alice", "lobby") == ["alice"])
         #expect(try Self.login(bob, "bob", "lobby") == ["alice", "bob"])
         #expect(try Self.push(alice, dict) == ("onAdd", #"{"route":"onAdd","user":"bob"}"#))
@@ -143,7 +67,7 @@ struct ChatClusterTests {
         #expect(try Self.push(alice, dict) == ("onLeave", #"{"route":"onLeave","user":"bob"}"#))
 
         // A fresh login sees the room as it is now.
-        let (carol, _) = try Self.client(.websocket, port: cluster.clientPorts[1])
+        let (carol, _) = try Self.client(.websocket, port: cluster.clientPort("connector-server-2"))
         #expect(try Self.login(carol, "carol", "lobby") == ["alice", "carol"])
         #expect(try Self.push(alice, dict) == ("onAdd", #"{"route":"onAdd","user":"carol"}"#))
     }
@@ -153,8 +77,8 @@ struct ChatClusterTests {
         let rooms = ["r1", "r2", "r3", "r4"]
         var players: [(PomeloTestClient, [Int: String])] = []
         for (i, rid) in rooms.enumerated() {
-            let a = try Self.client(.tcp, port: cluster.clientPorts[0])
-            let b = try Self.client(.websocket, port: cluster.clientPorts[1])
+            let a = try Self.client(.tcp, port: cluster.clientPort("connector-server-1"))
+            let b = try Self.client(.websocket, port: cluster.clientPort("connector-server-2"))
             #expect(try Self.login(a.0, "a\(i)", rid) == ["a\(i)"])
             #expect(try Self.login(b.0, "b\(i)", rid) == ["a\(i)", "b\(i)"])
             #expect(try Self.push(a.0, a.1).route == "onAdd")

@@ -1,0 +1,88 @@
+import Foundation
+
+/// The chat example as a cluster, as `./run cluster` runs it: nats-server,
+/// chat servers and connectors, each a `shaddock serve` process on
+/// deploy/chat-cluster/servers.json (client ports and NATS moved to free
+/// ones by `--port` and `--nats`; every server gets an admin port).
+final class ChatCluster {
+    static let all = ["chat-server-1", "chat-server-2", "connector-server-1", "connector-server-2"]
+    static let shipped = repositoryRoot.appendingPathComponent("deploy/chat-cluster/servers.json").path
+    let nats: NATSTestServer
+    /// Client ports of connector-server-1 and -2.
+    let clientPorts: [Int]
+    /// Every server's admin port, by id.
+    var adminPorts: [String: Int] = [:]
+    var processes: [String: ShaddockProcess] = [:]
+    let config: String
+
+    /// Starts `servers` (all four by default); `connector` keys are added to
+    /// a copy of the shipped file (none: the file itself).
+    init(servers: [String] = ChatCluster.all, connectorSection: String? = nil) throws {
+        nats = try NATSTestServer()
+        if let connectorSection {
+            var text = try String(contentsOfFile: Self.shipped, encoding: .utf8)
+            text = text.replacingOccurrences(of: #"  "cluster": {"#, with: #"  "connector": \#(connectorSection),"# + "\n" + #"  "cluster": {"#)
+            config = NSTemporaryDirectory() + "shaddock-chat-cluster-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json"
+            try Data(text.utf8).write(to: URL(fileURLWithPath: config))
+        } else {
+            config = Self.shipped
+        }
+        clientPorts = try [freeLoopbackPort(), freeLoopbackPort()]
+        for id in servers { try start(id) }
+        let chats = servers.filter { $0.hasPrefix("chat-") }.count
+        for id in servers where id.hasPrefix("connector-") {
+            guard waitForListener(port: clientPort(id)), waitForChatServers(id, count: chats) else {
+                throw TestFailure("\(id) did not join the cluster:\n\(stopAll())")
+            }
+        }
+    }
+
+    func clientPort(_ connector: String) -> Int { clientPorts[Int(connector.suffix(1))! - 1] }
+
+    func start(_ id: String) throws {
+        let admin = try freeLoopbackPort()
+        adminPorts[id] = admin
+        var args = ["serve", "--config", config, "--server-id", id, "--nats", nats.url, "--threads", "2",
+                    "--admin-port", "\(admin)"]
+        if id.hasPrefix("connector-") { args += ["--port", "\(clientPort(id))"] }
+        processes[id] = try ShaddockProcess(args)
+    }
+
+    /// Waits until a connector's table lists `count` chat servers.
+    func waitForChatServers(_ connector: String, count: Int, timeout: Double = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if chatServers(connector) == count { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    /// The chat servers a connector's table lists now (nil: no answer).
+    func chatServers(_ connector: String) -> Int? {
+        guard let n = try? metric(connector, "shaddock_cluster_servers", ["type": "chat"]) else { return nil }
+        return Int(n ?? 0)
+    }
+
+    /// A counter of one server's /metrics.
+    func metric(_ id: String, _ name: String, _ labels: [String: String] = [:]) throws -> Double? {
+        PrometheusText(try AdminReply.get("/metrics", port: adminPorts[id]!).body).value(name, labels)
+    }
+
+    /// Stops every process (SIGTERM, a drain); returns their logs.
+    @discardableResult
+    func stopAll() -> String {
+        var logs = ""
+        for (id, p) in processes.sorted(by: { $0.key < $1.key }) {
+            let status = p.stop()
+            logs += "== \(id) (exit \(status))\n\(p.output.text)"
+        }
+        processes = [:]
+        return logs
+    }
+
+    deinit {
+        stopAll()
+        if config != Self.shipped { try? FileManager.default.removeItem(atPath: config) }
+    }
+}
