@@ -56,6 +56,9 @@ struct Plan: Sendable {
     var roomSize = 50
     /// A progress line this often; 0: none.
     var progressNanos: UInt64 = 0
+    /// pomelo, pomelo-tcp: each connection logs into a room of its own and
+    /// chats there (a forwarded request and one push each, in a cluster).
+    var chatAlone = false
 
     /// Whether connection `n` is over WebSocket: soak spreads its TCP share
     /// evenly over the connections (0.25: every fourth).
@@ -63,8 +66,10 @@ struct Plan: Sendable {
         mode == .soak ? !Self.picked(n, share: tcpShare) : mode.overWebSocket
     }
 
-    /// Soak: the chat room of connection `n`, if it is one of the chatters.
+    /// Soak: the chat room of connection `n`, if it is one of the chatters
+    /// (chatAlone: a room of its own).
     func room(of n: Int) -> Int? {
+        if chatAlone && (mode == .pomelo || mode == .pomeloTCP) { return n }
         guard mode == .soak, Self.picked(n, share: chatShare) else { return nil }
         return (Self.picks(below: n + 1, share: chatShare) - 1) / roomSize
     }

@@ -2,10 +2,12 @@
 import Glibc
 #endif
 
-/// Reads a server process's CPU time and resident memory from /proc, so that
-/// the figures come from the same instants as the load's window.
+/// Reads the server processes' CPU time and resident memory from /proc (summed
+/// over them: a frontend, a backend and nats-server make one forwarded
+/// request), so that the figures come from the same instants as the load's
+/// window.
 struct ServerProbe {
-    let pid: Int32
+    let pids: [Int32]
 
     struct Sample {
         /// CPU time of all the process's threads, user and system.
@@ -14,13 +16,18 @@ struct ServerProbe {
     }
 
     func sample() -> Sample? {
-        guard let cpu = cpuNanos(), let rss = rssKiB() else { return nil }
-        return Sample(cpuNanos: cpu, rssKiB: rss)
+        var total = Sample(cpuNanos: 0, rssKiB: 0)
+        for pid in pids {
+            guard let cpu = cpuNanos(pid), let rss = rssKiB(pid) else { return nil }
+            total.cpuNanos += cpu
+            total.rssKiB += rss
+        }
+        return total
     }
 
     /// The sum of the first field of every thread's schedstat (ns on a CPU):
     /// finer than the clock ticks of /proc/PID/stat.
-    private func cpuNanos() -> UInt64? {
+    private func cpuNanos(_ pid: Int32) -> UInt64? {
         guard let dir = opendir("/proc/\(pid)/task") else { return nil }
         defer { closedir(dir) }
         var total: UInt64 = 0
@@ -35,7 +42,7 @@ struct ServerProbe {
         return total
     }
 
-    private func rssKiB() -> UInt64? {
+    private func rssKiB(_ pid: Int32) -> UInt64? {
         guard let status = read("/proc/\(pid)/status") else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
             return line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) }

@@ -450,6 +450,12 @@ final class Worker: @unchecked Sendable {
                 shared.sessionsUp.add(1, ordering: .relaxed)
             }
         default:
+            if s.room != nil {
+                // chatAlone: into its room first.
+                s.phase = .loggingIn
+                sendRequest(s, body: loginBody(s), now: now)
+                return
+            }
             settingUp -= 1
             s.phase = .running
             for _ in 0..<plan.depth { sendRequest(s, body: plan.body, now: now) }
@@ -466,7 +472,7 @@ final class Worker: @unchecked Sendable {
         if s.phase == .loggingIn {
             s.outstanding -= 1
             settingUp -= 1
-            if s.isSender {
+            if s.isSender || plan.chatAlone {
                 s.phase = .running
                 for _ in 0..<plan.depth { sendRequest(s, body: Self.chatBody, now: now) }
             } else {
@@ -481,7 +487,7 @@ final class Worker: @unchecked Sendable {
             if counted, let room = s.room { expectedPushes += UInt64(plan.members(of: room)) }
             return
         }
-        sendRequest(s, body: s.isSender ? Self.chatBody : plan.body, now: now)
+        sendRequest(s, body: s.isSender || s.room != nil ? Self.chatBody : plan.body, now: now)
     }
 
     /// Returns whether the answer was inside the window (and counted).

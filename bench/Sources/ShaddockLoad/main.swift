@@ -60,8 +60,10 @@ struct Load: ParsableCommand {
     var roomSize = 50
     @Option(help: "Seconds between progress lines (0: none).")
     var progress = 0.0
-    @Option(help: "A server process to measure over the window: CPU time (all threads) and RSS, from /proc.")
-    var serverPid: Int32?
+    @Option(help: "A server process to measure over the window: CPU time (all threads) and RSS, from /proc; repeated, their sum.")
+    var serverPid: [Int32] = []
+    @Flag(help: "pomelo, pomelo-tcp: each connection logs into a chat room of its own, then sends chat.chatHandler.send there (one push per request) instead of asking --route.")
+    var chatAlone = false
 
     func validate() throws {
         guard Plan.Mode(rawValue: mode) != nil else {
@@ -83,8 +85,8 @@ struct Load: ParsableCommand {
             depth: depth, size: size, route: route, body: Array(body.utf8), sources: try Self.sources(source),
             timeoutNanos: UInt64(timeout * 1e9), setupConcurrency: setupConcurrency, channel: channel,
             intervalNanos: UInt64(interval * 1e9), tcpShare: tcpShare, chatShare: chatShare, roomSize: roomSize,
-            progressNanos: UInt64(progress * 1e9))
-        let outcome = Runner(plan: plan, setupTimeoutNanos: UInt64(setupTimeout * 1e9), probe: serverPid.map(ServerProbe.init)).run()
+            progressNanos: UInt64(progress * 1e9), chatAlone: chatAlone)
+        let outcome = Runner(plan: plan, setupTimeoutNanos: UInt64(setupTimeout * 1e9), probe: serverPid.isEmpty ? nil : ServerProbe(pids: serverPid)).run()
         print(outcome.summary())
         print(outcome.json())
         if outcome.errors.total > 0 { throw ExitCode(1) }
