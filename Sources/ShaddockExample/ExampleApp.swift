@@ -35,7 +35,9 @@ public enum ExampleApp {
         let entryReply = EncodedJSON(["code": 200, "msg": "game server is ok."])
         app.handle("connector.entryHandler.entry") { _, _ in .encoded(entryReply) }
 
-        app.handle("connector.entryHandler.login") { (request: Request, session: Session) async throws -> Response in
+        // `unowned`: the application keeps its handlers, so a handler that
+        // kept the application would keep both alive forever.
+        app.handle("connector.entryHandler.login") { [unowned app] (request: Request, session: Session) async throws -> Response in
             let body = request.json
             guard let uid = body["uid"]?.stringValue, !uid.isEmpty,
                   let rid = body["rid"]?.stringValue, !rid.isEmpty else { throw ChatError.badRequest }

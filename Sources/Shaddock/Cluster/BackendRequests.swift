@@ -135,7 +135,7 @@ extension ClusterEndpoint {
         arguments.write(into: &writer.bytes)
         let token = newToken()
         let loopIndex = Int((session.map { $0.id >> 8 } ?? UInt64(loop.index)) % UInt64(target.loops))
-        let sent = withReplySubject(token) { send(to: cluster.subject(server: target.id, loop: loopIndex), replyTo: $0) }
+        let sent = withReplySubject(token) { send(to: subject(target.id, loop: loopIndex), replyTo: $0) }
         guard sent == .sent || sent == .buffered else {
             loop.counters.add(.remoteCallFailures)
             return completion(.failure(RemoteError(code: PomeloCode.fail, message: "the arguments of \(name) are too large")))

@@ -7,10 +7,17 @@ import ShaddockProtocol
 /// one wildcard inbox subscription. Everything here runs on the loop.
 final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
     unowned(unsafe) let loop: EventLoop
-    let cluster: Cluster
+    /// Unowned: the cluster keeps its endpoints, and outlives them (the
+    /// loops keep the core, which keeps the cluster).
+    unowned let cluster: Cluster
     let link: NATSLink
     /// The live servers, as loop 0's table last said.
-    var live = LiveServers.empty
+    var live = LiveServers.empty {
+        didSet { subjects.removeAll(keepingCapacity: true) }
+    }
+    /// `<name>.to.<id>.<loop>` by server id, composed once per table: a
+    /// forward or a push looks its subject up instead of building it.
+    private var subjects: [String: [String]] = [:]
     private var inboxSID: UInt64 = 0
     private var directSID: UInt64 = 0
     private var announceSID: UInt64 = 0
@@ -86,6 +93,15 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
             }
             return body(UnsafeRawBufferPointer(rebasing: buf[..<n]))
         }
+    }
+
+    /// The subject of loop `index` of server `id`.
+    func subject(_ id: String, loop index: Int) -> String {
+        if let list = subjects[id], index < list.count { return list[index] }
+        let count = max(live.byID[id]?.loops ?? 0, index + 1)
+        let list = (0..<count).map { cluster.subject(server: id, loop: $0) }
+        subjects[id] = list
+        return list[index]
     }
 
     /// Publishes the writer's bytes to `subject`.

@@ -95,7 +95,7 @@ extension ClusterEndpoint {
         session.writeExport(into: &writer)
         request.withBodyBytes { writer.rest($0) }
         // One backend loop per session: its messages start in arrival order.
-        let subject = cluster.subject(server: server.id, loop: Int((session.id >> 8) % UInt64(server.loops)))
+        let subject = subject(server.id, loop: Int((session.id >> 8) % UInt64(server.loops)))
         if request.kind == .notify {
             loop.counters.add(.forwardedNotifies)
             let sent = send(to: subject)

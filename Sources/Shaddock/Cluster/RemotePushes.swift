@@ -70,7 +70,7 @@ extension ClusterEndpoint {
                 loop.counters.add(.pushesUndeliverable, UInt64(group.count))
                 continue
             }
-            let subject = cluster.subject(server: server.id, loop: pushLoop(server))
+            let subject = subject(server.id, loop: pushLoop(server))
             var ids = group.sessionIDs[...]
             var uids = group.uids[...]
             repeat {
@@ -106,7 +106,7 @@ extension ClusterEndpoint {
             writer.u8(ClusterKind.broadcast.rawValue)
             writer.u8(boundOnly ? 1 : 0)
             writer.string8(route)
-            publish(to: cluster.subject(server: server.id, loop: pushLoop(server)), body)
+            publish(to: subject(server.id, loop: pushLoop(server)), body)
         }
     }
 

@@ -33,10 +33,10 @@ extension Session {
         if settings.isEmpty {
             writer.u32(0)
         } else {
-            let lengthAt = writer.bytes.count
-            writer.u32(0)
-            JSONValue.object(JSONObject(settings.map { (key: $0.key, value: $0.value) })).write(into: &writer.bytes)
-            writer.patchU32(UInt32(writer.bytes.count - lengthAt - 4), at: lengthAt)
+            if settingsJSON == nil {
+                settingsJSON = JSONValue.object(JSONObject(settings.map { (key: $0.key, value: $0.value) })).serialized
+            }
+            writer.blob(settingsJSON!)
         }
     }
 
@@ -58,7 +58,7 @@ extension Session {
             endpoint.writer.u8(op.rawValue)
             endpoint.writer.u64(id)
             fill(&endpoint.writer)
-            endpoint.send(to: endpoint.cluster.subject(server: frontendID, loop: Int(id & 0xFF)))
+            endpoint.send(to: endpoint.subject(frontendID, loop: Int(id & 0xFF)))
         }
     }
 }
@@ -135,7 +135,7 @@ extension ClusterEndpoint {
         session.writeExport(into: &writer)
         for id in session.backends {
             guard let server = live.byID[id] else { continue }
-            send(to: cluster.subject(server: id, loop: Int((session.id >> 8) % UInt64(server.loops))))
+            send(to: subject(id, loop: Int((session.id >> 8) % UInt64(server.loops))))
         }
     }
 }

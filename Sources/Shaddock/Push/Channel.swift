@@ -7,7 +7,9 @@ import ShaddockProtocol
 /// each other frontend that holds members.
 public final class Channel: Sendable {
     public let name: String
-    private let service: ChannelService
+    /// Weak: the service keeps its channels; a channel kept by its user
+    /// after the service is gone pushes nowhere.
+    private weak let service: ChannelService?
 
     private struct State {
         var order: [String] = []
@@ -83,7 +85,7 @@ public final class Channel: Sendable {
 
     /// Pushes to every member.
     public func push(route: String, body: JSONValue) {
-        guard let (loops, core) = service.running() else { return }
+        guard let service, let (loops, core) = service.running() else { return }
         let targets: PushTargets = state.withLock { s in
             if let cached = s.targets, cached.byLoop.count == loops.count { return cached }
             var t = PushTargets(loops: loops.count)
@@ -96,7 +98,7 @@ public final class Channel: Sendable {
 
     /// Pushes to the members among `uids`.
     public func push(route: String, body: JSONValue, toUids uids: [String]) {
-        guard let (loops, core) = service.running() else { return }
+        guard let service, let (loops, core) = service.running() else { return }
         let targets: PushTargets = state.withLock { s in
             var t = PushTargets(loops: loops.count)
             for uid in uids {

@@ -86,7 +86,7 @@ public final class Server: @unchecked Sendable {
                 loop.execute { _ in endpoint.start() }
             }
             cluster.attach(endpoints)
-            core.sessions.cluster.withLock { $0 = cluster }
+            core.sessions.cluster.withLock { $0.cluster = cluster }
             core.logger.info("cluster \(cluster.options.name): \(cluster.me.id) (\(cluster.me.serverType), \(cluster.me.frontend ? "frontend" : "backend")) over NATS \(cluster.options.nats.urls.joined(separator: ", "))")
         }
         core.application.runningCore.withLock { $0.core = core }

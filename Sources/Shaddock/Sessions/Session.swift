@@ -19,7 +19,12 @@ public final class Session: @unchecked Sendable {
     /// touched only on the loop.
     var connection: Connection?
     public private(set) var uid: String?
-    var settings: [String: JSONValue] = [:]
+    var settings: [String: JSONValue] = [:] {
+        didSet { settingsJSON = nil }
+    }
+    /// The settings as a JSON object, kept between changes: every request
+    /// forwarded to a backend carries them.
+    var settingsJSON: [UInt8]?
     private var closedCallbacks: [(Session) -> Void] = []
     /// A backend session: the client is on another server (`frontendID`),
     /// and what is done to the session is sent there.

@@ -18,8 +18,9 @@ public final class SessionService: Sendable {
     private let counts = Atomic<Int>(0)
     private let closedCallbacks = Locked<[@Sendable (Session) -> Void]>([])
     /// The cluster, once the server runs in one: kicks by uid reach every
-    /// frontend.
-    let cluster = Locked<Cluster?>(nil)
+    /// frontend. Weak: the cluster keeps the remote methods, which may keep
+    /// the application's services, this one among them.
+    let cluster = Locked(WeakCluster())
     private let bound = Atomic<Int>(0)
 
     init(policy: MultiLoginPolicy = .kickOld) { self.policy = Locked(policy) }
@@ -56,7 +57,7 @@ public final class SessionService: Sendable {
     /// this server's sessions).
     @discardableResult
     public func kick(uid: String, reason: String) -> Int {
-        if let cluster = cluster.withLock({ $0 }) { cluster.kickEverywhere(uid: uid, reason: reason) }
+        if let cluster = cluster.withLock({ $0.cluster }) { cluster.kickEverywhere(uid: uid, reason: reason) }
         return kick(uid: uid, reason: reason, here: true)
     }
 
@@ -138,4 +139,8 @@ public final class SessionService: Sendable {
             table[uid] = list.isEmpty ? nil : list
         }
     }
+}
+
+struct WeakCluster {
+    weak var cluster: Cluster?
 }
