@@ -189,7 +189,9 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
     // MARK: Link events
 
     func linkUp(_ link: NATSLink) {
-        if table != nil { announce(stopping: false) }
+        guard table != nil else { return }
+        table!.restartClocks(now: loop.now)
+        announce(stopping: false)
     }
 
     func linkDown(_ link: NATSLink) {

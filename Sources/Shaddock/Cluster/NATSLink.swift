@@ -175,13 +175,13 @@ final class NATSLink {
         state = .down
         attempts += 1
         serverIndex += 1
-        // Exponential backoff from reconnectWait up to its maximum, with up
-        // to half again of jitter so that many loops and servers do not all
-        // reconnect in the same instant.
+        // Exponential backoff from reconnectWait up to its maximum; the wait
+        // is drawn from its upper half, so that many loops and servers do
+        // not all reconnect in the same instant and none waits longer than
+        // the maximum (a NATS server back is found within it).
         let base = options.reconnectWaitMilliseconds << min(attempts - 1, 10)
-        let wait = min(base, options.maxReconnectWaitMilliseconds)
-        let jitter = wait > 1 ? UInt64.random(in: 0...UInt64(wait / 2)) : 0
-        reconnectAt = loop.now + UInt64(wait) + jitter
+        let wait = UInt64(max(min(base, options.maxReconnectWaitMilliseconds), 1))
+        reconnectAt = loop.now + wait / 2 + UInt64.random(in: 0...(wait - wait / 2))
     }
 
     /// The loop's timer tick: reconnects when due, pings the server, and

@@ -94,6 +94,13 @@ struct ServerTable {
     }
 
     /// Servers silent for three of their intervals are dead.
+    /// This server's link to NATS came back: announcements missed while it
+    /// was down say nothing of the others, so each gets three intervals
+    /// from now (or a NATS outage would remove every server at its end).
+    mutating func restartClocks(now: UInt64) {
+        for id in servers.keys { servers[id]!.lastSeen = now }
+    }
+
     mutating func expire(now: UInt64, except own: String) -> [String] {
         var dead: [String] = []
         for (id, entry) in servers where id != own {

@@ -28,6 +28,9 @@ struct ClusterDrainTests {
         ClusterChannelTests.waitFor { pair.backend.server.counter(.backendRequests) == 1 }
         try second.request(route: "area.areaHandler.slow", id: 1, body: #"{"ms":10}"#)
         #expect(try second.expectResponse(id: 1)["code"] as? Int == 503)
+        // The frontend's own routes do not wait for the busy backend.
+        try second.request(route: "connector.entryHandler.login", id: 5, body: #"{"uid":"zed"}"#)
+        #expect(try second.expectResponse(id: 5)["code"] as? Int == 200)
         #expect(try first.expectResponse(id: 1)["code"] as? Int == 200)
         #expect(pair.backend.server.counter(.backendBusy) == 1)
         #expect(pair.frontend.server.counter(.forwardBusy) == 1)

@@ -24,6 +24,15 @@ import Testing
         #expect(table.live.byType["area"] == nil)
     }
 
+    @Test func aNATSOutageDoesNotRemoveServersWhenTheLinkComesBack() {
+        var table = ServerTable(dictionaryVersion: "v1")
+        _ = table.apply(Self.announce(Self.server("a1")), now: 0) { _ in }
+        // Down from 50 to 1,000: nothing heard. Back at 1,000.
+        table.restartClocks(now: 1000)
+        #expect(table.expire(now: 1300, except: "me") == [])
+        #expect(table.expire(now: 1301, except: "me") == ["a1"])
+    }
+
     @Test func aNewerRunReplacesTheOlderAndTheOlderCannotComeBack() {
         var table = ServerTable(dictionaryVersion: "v1")
         let old = Self.server("a1", started: 1000)

@@ -7,7 +7,8 @@ import Foundation
 final class ChatCluster {
     static let all = ["chat-server-1", "chat-server-2", "connector-server-1", "connector-server-2"]
     static let shipped = repositoryRoot.appendingPathComponent("deploy/chat-cluster/servers.json").path
-    let nats: NATSTestServer
+    /// The NATS servers every process is given (one, or a NATS cluster).
+    let nats: [NATSTestServer]
     /// Client ports of connector-server-1 and -2.
     let clientPorts: [Int]
     /// Every server's admin port, by id.
@@ -17,8 +18,8 @@ final class ChatCluster {
 
     /// Starts `servers` (all four by default); `connector` keys are added to
     /// a copy of the shipped file (none: the file itself).
-    init(servers: [String] = ChatCluster.all, connectorSection: String? = nil) throws {
-        nats = try NATSTestServer()
+    init(servers: [String] = ChatCluster.all, connectorSection: String? = nil, nats: [NATSTestServer]? = nil) throws {
+        self.nats = try nats ?? [NATSTestServer()]
         if let connectorSection {
             var text = try String(contentsOfFile: Self.shipped, encoding: .utf8)
             text = text.replacingOccurrences(of: #"  "cluster": {"#, with: #"  "connector": \#(connectorSection),"# + "\n" + #"  "cluster": {"#)
@@ -42,8 +43,8 @@ final class ChatCluster {
     func start(_ id: String) throws {
         let admin = try freeLoopbackPort()
         adminPorts[id] = admin
-        var args = ["serve", "--config", config, "--server-id", id, "--nats", nats.url, "--threads", "2",
-                    "--admin-port", "\(admin)"]
+        var args = ["serve", "--config", config, "--server-id", id, "--threads", "2", "--admin-port", "\(admin)"]
+        for server in nats { args += ["--nats", server.url] }
         if id.hasPrefix("connector-") { args += ["--port", "\(clientPort(id))"] }
         processes[id] = try ShaddockProcess(args)
     }

@@ -11,10 +11,26 @@ final class NATSTestServer: @unchecked Sendable {
 
     var url: String { "nats://127.0.0.1:\(port)" }
 
-    init(port: Int? = nil) throws {
+    /// More `nats-server` options (cluster routes, say).
+    private let extraArguments: [String]
+
+    init(port: Int? = nil, arguments: [String] = []) throws {
         self.port = try port ?? freeLoopbackPort()
+        extraArguments = arguments
         try start()
     }
+
+    /// `count` servers joined by routes into one NATS cluster.
+    static func cluster(_ count: Int) throws -> [NATSTestServer] {
+        let routePorts = try (0..<count).map { _ in try freeLoopbackPort() }
+        return try routePorts.map { own in
+            let routes = routePorts.filter { $0 != own }.map { "nats://127.0.0.1:\($0)" }.joined(separator: ",")
+            return try NATSTestServer(arguments: ["--cluster_name", "test", "--cluster", "nats://127.0.0.1:\(own)",
+                                                  "--routes", routes])
+        }
+    }
+
+    var pid: pid_t? { process?.processIdentifier }
 
     static var isInstalled: Bool { executable != nil }
 
@@ -26,7 +42,7 @@ final class NATSTestServer: @unchecked Sendable {
         guard let path = Self.executable else { throw TestFailure("nats-server is not installed (./run test installs it)") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["-a", "127.0.0.1", "-p", String(port)]
+        p.arguments = ["-a", "127.0.0.1", "-p", String(port)] + extraArguments
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -37,6 +53,14 @@ final class NATSTestServer: @unchecked Sendable {
             usleep(20_000)
         }
         throw TestFailure("nats-server did not start on port \(port)")
+    }
+
+    /// Kills it (SIGKILL): its clients see the connection drop.
+    func kill() {
+        guard let p = process, p.isRunning else { return }
+        Glibc.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        process = nil
     }
 
     /// Stops it (SIGTERM) and waits for it to exit.

@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+
+/// NATS going away under traffic, over real processes (the chat example's
+/// connector and chat server, see ChatCluster): every request is answered
+/// once, local routes keep working, and everything comes back by itself.
+@Suite(.serialized, .enabled(if: NATSTestServer.isInstalled, "nats-server is not installed (./run test installs it)"))
+struct ClusterFaultTests {
+    static let connector = "connector-server-1"
+    static let servers = ["chat-server-1", connector]
+
+    /// A chat send's answer code (pushes before it skipped).
+    static func send(_ client: PomeloTestClient, id: Int) throws -> Int? {
+        try ClusterProcessTests.send(client, id: id)
+    }
+
+    static func entry(_ client: PomeloTestClient, id: Int) throws -> Int? {
+        try client.request(route: "connector.entryHandler.entry", id: id)
+        return try client.expectResponse(id: id)["code"] as? Int
+    }
+
+    /// Sends until one is answered 200 or `seconds` pass; the codes seen.
+    static func sendUntilOK(_ client: PomeloTestClient, from id: inout Int, seconds: Double) throws -> [Int] {
+        var codes: [Int] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            id += 1
+            let code = try send(client, id: id) ?? -1
+            codes.append(code)
+            if code == 200 { break }
+            usleep(20_000)
+        } while Date() < deadline
+        return codes
+    }
+
+    @Test func natsStoppedAnswers503AtOnceKeepsLocalRoutesAndEverythingComesBack() throws {
+        let cluster = try ChatCluster(servers: Self.servers)
+        let (alice, _) = try ChatClusterTests.client(.websocket, port: cluster.clientPort(Self.connector))
+        #expect(try ChatClusterTests.login(alice, "alice", "lobby") == ["alice"])
+        var id = 1
+        id += 1; #expect(try Self.send(alice, id: id) == 200)
+
+        cluster.nats[0].stop()
+        let downUntil = Date().addingTimeInterval(3)
+        var answers: [Int] = []
+        while Date() < downUntil {
+            // Each forward is answered (503, not a timeout: the 10 s
+            // request timeout would outlast this loop), and local routes work.
+            id += 1; answers.append(try Self.send(alice, id: id) ?? -1)
+            id += 1; #expect(try Self.entry(alice, id: id) == 200)
+            usleep(50_000)
+        }
+        #expect(!answers.isEmpty && answers.allSatisfy { $0 == 503 }, "\(answers)")
+
+        try cluster.nats[0].start()
+        // Reconnected, re-subscribed and re-announced within 2 s (the longest
+        // reconnect wait), and the chat server still in the table: the
+        // outage did not count as missed announcements.
+        let back = try Self.sendUntilOK(alice, from: &id, seconds: 2.5)
+        #expect(back.last == 200, "\(back)")
+        #expect(back.allSatisfy { $0 == 200 || $0 == 503 }, "\(back)")
+        #expect(try cluster.metric(Self.connector, "shaddock_forward_outcomes_total", ["outcome": "no_server"]) ?? 0 == 0)
+        for (name, p) in cluster.processes { #expect(p.isRunning, "\(name) exited") }
+        // The room kept on the chat server is still there.
+        let (bob, _) = try ChatClusterTests.client(.tcp, port: cluster.clientPort(Self.connector))
+        #expect(try ChatClusterTests.login(bob, "bob", "lobby") == ["alice", "bob"])
+    }
+
+    @Test func aKilledNATSServerOfAClusterIsLeftWithinTwoSecondsAndNothingIsUnanswered() throws {
+        let nats = try NATSTestServer.cluster(3)
+        // Every server knows all three; each loop starts on a different one.
+        let cluster = try ChatCluster(servers: Self.servers, nats: nats)
+        let (alice, _) = try ChatClusterTests.client(.websocket, port: cluster.clientPort(Self.connector))
+        #expect(try ChatClusterTests.login(alice, "alice", "lobby") == ["alice"])
+        var id = 1
+        id += 1; #expect(try Self.send(alice, id: id) == 200)
+        nats[0].kill()
+        // Requests go on: each answered, 200 again within 2 s.
+        var codes: [Int] = []
+        let until = Date().addingTimeInterval(2)
+        while Date() < until {
+            id += 1
+            codes.append(try Self.send(alice, id: id) ?? -1)
+            usleep(20_000)
+        }
+        #expect(codes.allSatisfy { $0 == 200 || $0 == 503 }, "\(codes)")
+        #expect(codes.suffix(5).allSatisfy { $0 == 200 }, "\(codes)")
+        for (name, p) in cluster.processes { #expect(p.isRunning, "\(name) exited") }
+    }
+
+    @Test func roomsOfAKilledChatServerMoveToTheOtherWithinThreeIntervals() throws {
+        let cluster = try ChatCluster(servers: ["chat-server-1", "chat-server-2", Self.connector])
+        let port = cluster.clientPort(Self.connector)
+        // Rooms until one lives on chat-server-1 (its backend count moves).
+        var rid = ""
+        for n in 0..<16 {
+            let before = try cluster.metric("chat-server-1", "shaddock_remote_calls_total", ["side": "callee"]) ?? 0
+            let (probe, _) = try ChatClusterTests.client(.tcp, port: port)
+            _ = try ChatClusterTests.login(probe, "p\(n)", "room\(n)")
+            if try cluster.metric("chat-server-1", "shaddock_remote_calls_total", ["side": "callee"]) ?? 0 > before {
+                rid = "room\(n)"
+                break
+            }
+        }
+        try #require(!rid.isEmpty, "no room of 16 landed on chat-server-1")
+        let (alice, _) = try ChatClusterTests.client(.websocket, port: port)
+        _ = try ChatClusterTests.login(alice, "alice", rid)
+        cluster.processes["chat-server-1"]!.kill()
+        // Answered at once while the table still lists it, then moved: a new
+        // login to the room lands on chat-server-2 (a fresh room there).
+        var id = 1
+        id += 1; #expect(try Self.send(alice, id: id) == 503)
+        #expect(cluster.waitForChatServers(Self.connector, count: 1, timeout: 3.5))
+        let (bob, _) = try ChatClusterTests.client(.tcp, port: port)
+        #expect(try ChatClusterTests.login(bob, "bob", rid) == ["bob"])
+        #expect(try Self.send(bob, id: 2) == 200)
+        // The killed one comes back without a connector restart.
+        try cluster.start("chat-server-1")
+        #expect(cluster.waitForChatServers(Self.connector, count: 2))
+    }
+}
