@@ -55,8 +55,13 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
 
     /// On the loop's thread, as it starts.
     func start() {
+        // While the link moves off a server in lame-duck mode, both of its
+        // connections subscribe. The direct subject is in a queue group, so
+        // that each request still reaches one of them only. The inbox is
+        // not: NATS sends no no-responders status to a queue subscriber, so
+        // an answer may come twice then (the second is ignored).
         inboxSID = link.subscribe(String(decoding: inboxPrefix, as: UTF8.self) + "*")
-        directSID = link.subscribe(cluster.subject(server: cluster.me.id, loop: loop.index))
+        directSID = link.subscribe(cluster.subject(server: cluster.me.id, loop: loop.index), queue: "q")
         if table != nil {
             announceSID = link.subscribe(cluster.announceSubject)
             _ = table!.apply(Announcement(server: cluster.me, dictionaryVersion: cluster.dictionaryVersion, stopping: false),

@@ -122,7 +122,9 @@ extension ClusterEndpoint {
         let status = try reader.u8()
         let code = try reader.u16()
         guard let pending = forwards.removeValue(forKey: token) else {
-            loop.counters.add(.forwardLateAnswers)
+            // While the link moves off a lame-duck server an answer may
+            // arrive on both connections: the copy is not late.
+            if !link.isMoving { loop.counters.add(.forwardLateAnswers) }
             return
         }
         if status == 0 {

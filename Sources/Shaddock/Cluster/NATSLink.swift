@@ -53,6 +53,13 @@ final class NATSLink {
     private var scratch: [UInt8] = []
     private(set) var maxPayload = 1 << 20
     private var parser = NATSParser(maxControlLine: 4096, maxPayload: 1 << 20)
+    /// The connection to a server in lame-duck mode, kept open while the
+    /// link connects elsewhere: answers to what was sent on it still arrive
+    /// there. Closed by that server, or at `closeAt`.
+    private var retiring: (raw: OpaquePointer, closeAt: UInt64)?
+    /// How long a retiring connection may stay open: past the longest
+    /// request timeout anyone uses, answers on it are late anyway.
+    static let retireMilliseconds: UInt64 = 30_000
     /// The server is in lame-duck mode: move away at the next chance.
     private(set) var lameDuck = false
     /// The connection the current server reported (INFO `server_id`), for logs.
@@ -67,7 +74,12 @@ final class NATSLink {
         scratch.reserveCapacity(256)
     }
 
-    var isUp: Bool { state == .up }
+    /// Whether requests may be sent: connected, or moving off a server in
+    /// lame-duck mode (messages wait in the buffer until the new connection
+    /// is up, moments later).
+    var isUp: Bool { state == .up || retiring != nil }
+    /// Moving off a server in lame-duck mode (its connection still open).
+    var isMoving: Bool { retiring != nil }
 
     // MARK: Subscriptions and publishing
 
@@ -133,8 +145,8 @@ final class NATSLink {
         return .buffered
     }
 
-    private func write(_ bytes: [UInt8]) {
-        guard let raw else { return }
+    private func write(_ bytes: [UInt8], to conn: OpaquePointer? = nil) {
+        guard let raw = conn ?? raw else { return }
         bytes.withUnsafeBytes { b in
             _ = shd_conn_write(raw, b.baseAddress, b.count)
             loop.counters.add(.natsBytesOut, UInt64(b.count))
@@ -150,6 +162,7 @@ final class NATSLink {
     func close() {
         state = .closed
         if let raw { shd_conn_close(raw, Int32(SHD_CLOSE_GRACEFUL)) }
+        if let retiring { shd_conn_close(retiring.raw, Int32(SHD_CLOSE_GRACEFUL)) }
     }
 
     private func connect() {
@@ -187,6 +200,7 @@ final class NATSLink {
     /// The loop's timer tick: reconnects when due, pings the server, and
     /// treats a server that stopped answering pings as gone.
     func tick(now: UInt64) {
+        if let retiring, now >= retiring.closeAt { shd_conn_close(retiring.raw, Int32(SHD_CLOSE_GRACEFUL)) }
         switch state {
         case .down:
             if now >= reconnectAt { connect() }
@@ -219,27 +233,30 @@ final class NATSLink {
         // connect timeout.
     }
 
-    func onData(_ data: UnsafeRawBufferPointer) -> Int {
+    /// Input on the current connection or on a retiring one (the scan keeps
+    /// no state between calls, so one parser reads both).
+    func onData(_ conn: OpaquePointer, _ data: UnsafeRawBufferPointer) -> Int {
         loop.counters.add(.natsBytesIn, UInt64(data.count))
+        let isRetiring = conn == retiring?.raw
         var offset = 0
-        while offset < data.count, let raw, shd_conn_is_closing(raw) == 0 {
+        while offset < data.count, shd_conn_is_closing(conn) == 0 {
             switch parser.scan(data, at: offset) {
             case .needMore:
                 return offset
             case .failure(let error):
                 loop.counters.add(.natsProtocolErrors)
                 loop.logger.error("NATS: unreadable input from \(serverName): \(error); reconnecting")
-                shd_conn_close(raw, Int32(SHD_CLOSE_ABORT))
+                shd_conn_close(conn, Int32(SHD_CLOSE_ABORT))
                 return data.count
             case .op(let op, let end):
-                handle(op, data)
+                handle(op, data, on: conn, retiring: isRetiring)
                 offset = end
             }
         }
         return data.count
     }
 
-    private func handle(_ op: NATSServerOp, _ data: UnsafeRawBufferPointer) {
+    private func handle(_ op: NATSServerOp, _ data: UnsafeRawBufferPointer, on conn: OpaquePointer, retiring: Bool) {
         switch op {
         case .msg(let message):
             loop.counters.add(.natsMessagesIn)
@@ -247,13 +264,13 @@ final class NATSLink {
         case .ping:
             scratch.removeAll(keepingCapacity: true)
             NATSEncoder.pong(into: &scratch)
-            write(scratch)
+            write(scratch, to: conn)
         case .pong:
-            pingsOut = 0
+            if !retiring { pingsOut = 0 }
         case .ok:
             break
         case .info(let json):
-            info(UnsafeRawBufferPointer(rebasing: data[json]))
+            if !retiring { info(UnsafeRawBufferPointer(rebasing: data[json])) }
         case .err(let message):
             let text = String(decoding: UnsafeRawBufferPointer(rebasing: data[message]), as: UTF8.self)
             loop.counters.add(.natsErrors)
@@ -281,9 +298,19 @@ final class NATSLink {
         }
         if info["ldm"]?.boolValue == true && !lameDuck {
             lameDuck = true
+            guard let raw, state == .up, retiring == nil, servers.count > 1 else {
+                loop.logger.notice("NATS: \(serverName) entered lame-duck mode and there is no other server; staying until it closes")
+                return
+            }
+            // Move elsewhere now, without failing anything: this connection
+            // stays open for the answers to what was sent on it, and what is
+            // sent from now on waits for the new one.
             loop.logger.notice("NATS: \(serverName) entered lame-duck mode; moving to another server")
-            // Reconnect elsewhere now rather than wait to be closed.
-            if let raw, state == .up { shd_conn_close(raw, Int32(SHD_CLOSE_GRACEFUL)) }
+            retiring = (raw, loop.now + Self.retireMilliseconds)
+            self.raw = nil
+            state = .down
+            serverIndex += 1
+            connect()
             return
         }
         guard state == .connecting, let raw else { return }
@@ -321,13 +348,23 @@ final class NATSLink {
         return JSONValue.object(JSONObject(fields.map { (key: $0.0, value: $0.1) })).serialized
     }
 
-    func onDeadline() {
+    func onDeadline(_ conn: OpaquePointer) {
         // Only armed while connecting: no INFO in time.
         loop.logger.warning("NATS: no INFO from \(servers[serverIndex % servers.count]) within \(options.connectTimeoutMilliseconds) ms")
-        if let raw { shd_conn_close(raw, Int32(SHD_CLOSE_ABORT)) }
+        shd_conn_close(conn, Int32(SHD_CLOSE_ABORT))
     }
 
-    func onClosed() {
+    func onClosed(_ conn: OpaquePointer) {
+        if conn == retiring?.raw {
+            // The lame-duck server let it go (or its time was up).
+            retiring = nil
+            if state != .up && state != .closed {
+                // The new connection is not up yet: now requests fail at once.
+                loop.natsConnected.store(false, ordering: .relaxed)
+                delegate?.linkDown(self)
+            }
+            return
+        }
         let wasUp = state == .up
         raw = nil
         loop.natsConnected.store(false, ordering: .relaxed)

@@ -63,20 +63,20 @@ final class EventLoop: @unchecked Sendable {
         callbacks.on_data = { ctx, conn, data, len in
             let user = shd_conn_user(conn!)!
             if UInt(bitPattern: user) & 1 != 0 {
-                return NATSLink.from(user).onData(UnsafeRawBufferPointer(start: data, count: len))
+                return NATSLink.from(user).onData(conn!, UnsafeRawBufferPointer(start: data, count: len))
             }
             return Unmanaged<Connection>.fromOpaque(user).takeUnretainedValue()
                 .onData(UnsafeMutableRawBufferPointer(start: data, count: len))
         }
         callbacks.on_close = { ctx, conn, reason in
             let user = shd_conn_user(conn!)!
-            if UInt(bitPattern: user) & 1 != 0 { return NATSLink.from(user).onClosed() }
+            if UInt(bitPattern: user) & 1 != 0 { return NATSLink.from(user).onClosed(conn!) }
             Connection.from(conn!).onClosed(reason: reason)
             Unmanaged<Connection>.fromOpaque(user).release()
         }
         callbacks.on_deadline = { _, conn in
             let user = shd_conn_user(conn!)!
-            if UInt(bitPattern: user) & 1 != 0 { return NATSLink.from(user).onDeadline() }
+            if UInt(bitPattern: user) & 1 != 0 { return NATSLink.from(user).onDeadline(conn!) }
             Connection.from(conn!).onDeadline()
         }
         callbacks.on_wake = { ctx in EventLoop.from(ctx).onWake() }

@@ -58,6 +58,16 @@ struct ClusterFaultTests {
         // outage did not count as missed announcements.
         let back = try Self.sendUntilOK(alice, from: &id, seconds: 2.5)
         #expect(back.last == 200, "\(back)")
+        // Every loop of every process: each reconnects on its own.
+        let deadline = Date().addingTimeInterval(2.5)
+        var connected = false
+        while !connected && Date() < deadline {
+            connected = try cluster.processes.keys.allSatisfy { name in
+                try (0..<2).allSatisfy { try cluster.metric(name, "shaddock_nats_connected", ["loop": "\($0)"]) == 1 }
+            }
+            if !connected { usleep(50_000) }
+        }
+        #expect(connected)
         #expect(back.allSatisfy { $0 == 200 || $0 == 503 }, "\(back)")
         #expect(try cluster.metric(Self.connector, "shaddock_forward_outcomes_total", ["outcome": "no_server"]) ?? 0 == 0)
         for (name, p) in cluster.processes { #expect(p.isRunning, "\(name) exited") }
@@ -117,5 +127,44 @@ struct ClusterFaultTests {
         // The killed one comes back without a connector restart.
         try cluster.start("chat-server-1")
         #expect(cluster.waitForChatServers(Self.connector, count: 2))
+    }
+
+    @Test func aNATSServerInLameDuckModeIsLeftWithoutAFailedRequest() throws {
+        let nats = try NATSTestServer.cluster(3)
+        let cluster = try ChatCluster(servers: Self.servers, nats: nats)
+        let (alice, _) = try ChatClusterTests.client(.websocket, port: cluster.clientPort(Self.connector))
+        #expect(try ChatClusterTests.login(alice, "alice", "lobby") == ["alice"])
+        // Loop 0 of every process started on nats[0]: that one goes lame duck
+        // (SIGUSR2) while requests keep coming, several in flight at a time.
+        let pid = try #require(nats[0].pid)
+        var codes: [Int] = []
+        var id = 1
+        let until = Date().addingTimeInterval(2.5)
+        var signalled = false
+        while Date() < until {
+            for _ in 0..<4 {
+                id += 1
+                try alice.request(route: "chat.chatHandler.send", id: id, body: #"{"content":"x","target":"*"}"#)
+            }
+            if !signalled {
+                kill(pid, SIGUSR2)
+                signalled = true
+            }
+            var answered = 0
+            while answered < 4 {
+                let m = try alice.readMessage(skipHeartbeats: true)
+                if m.type == .response {
+                    codes.append(try m.bodyJSON()["code"] as? Int ?? -1)
+                    answered += 1
+                }
+            }
+            usleep(10_000)
+        }
+        #expect(codes.count > 20 && codes.allSatisfy { $0 == 200 }, "\(codes)")
+        // Everyone moved off it.
+        #expect(try cluster.metric(Self.connector, "shaddock_nats_connected", ["loop": "0"]) == 1)
+        for (name, p) in cluster.processes { #expect(p.isRunning, "\(name) exited") }
+        // A lame-duck server takes its grace period to exit: not waited for.
+        nats[0].kill()
     }
 }
