@@ -228,7 +228,7 @@ final class CapturedOutput: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     init(_ pipe: Pipe) {
-        Thread.detachNewThread {
+        detachQuietThread {
             self.data = pipe.fileHandleForReading.readDataToEndOfFile()
             self.done.signal()
         }
