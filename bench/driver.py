@@ -32,6 +32,22 @@ SERVERS = {
     "uv-floor": [os.path.join(BENCH_BIN, "uv-floor"), "--port", "{port}"],
 }
 
+CLUSTER_FILE = os.path.join(ROOT, "deploy/chat-cluster/servers.json")
+NATS_SERVER = next((p for p in ("/usr/sbin/nats-server", "/usr/bin/nats-server") if os.path.exists(p)), "nats-server")
+# Servers of several processes, started in this order; the last one listens
+# on {port}; the load measures their CPU and RSS summed.
+GROUPS = {
+    # The chat example as a cluster: chat.* forwarded to a chat server.
+    "cluster": [
+        [NATS_SERVER, "-a", "127.0.0.1", "-p", "{nats}"],
+        [SHADDOCK, "serve", "--config", CLUSTER_FILE, "--server-id", "chat-server-1",
+         "--nats", "nats://127.0.0.1:{nats}", "--threads", "1", "--log-level", "error"],
+        [SHADDOCK, "serve", "--config", CLUSTER_FILE, "--server-id", "connector-server-1",
+         "--nats", "nats://127.0.0.1:{nats}", "--threads", "1", "--log-level", "error",
+         "--host", "127.0.0.1", "--port", "{port}", "--heartbeat", "{heartbeat}"],
+    ],
+}
+
 # name: (load mode, load options, servers in turn)
 SCENARIOS = [
     ("echo-d1", "ws-echo", ["--depth", "1"], ["uv-floor", "shaddock-echo", "nio-echo"]),
@@ -41,6 +57,10 @@ SCENARIOS = [
     ("connect", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60"], ["shaddock", "nio"]),
     ("hold-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512"], ["shaddock", "nio"]),
     ("broadcast-5000", "broadcast", ["--connections", "5000", "--depth", "128"], ["shaddock"]),
+    # chat.chatHandler.send in a room of one (one push per request): through
+    # a connector, NATS and a chat server, and in one process.
+    ("forward-d1", "pomelo", ["--depth", "1", "--chat-alone"], ["cluster", "shaddock"]),
+    ("forward-d16", "pomelo", ["--depth", "16", "--chat-alone"], ["cluster", "shaddock"]),
 ]
 ONCE = {"hold-9000", "broadcast-5000"}  # slow to set up: one turn each
 
@@ -74,20 +94,26 @@ def rss_kib(pid):
 
 def run_one(scenario, server, args):
     name, mode, options, _ = scenario
-    port = free_port()
+    port, nats = free_port(), free_port()
     heartbeat = "10" if mode == "hold" else "0"
-    command = [part.format(port=port, heartbeat=heartbeat) for part in SERVERS[server]]
-    proc = subprocess.Popen(["taskset", "-c", args.server_core] + command,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = []
     try:
-        wait_listening(port, proc)
+        for command in GROUPS[server] if server in GROUPS else [SERVERS[server]]:
+            command = [part.format(port=port, heartbeat=heartbeat, nats=nats) for part in command]
+            procs.append(subprocess.Popen(["taskset", "-c", args.server_core] + command,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            if command[0] == NATS_SERVER:
+                wait_listening(nats, procs[-1])
+        wait_listening(port, procs[-1])
         # Start-up (the runtime's pages, lazily touched libraries) settles
-        # before the baseline of "RSS per session" is read.
-        time.sleep(1.0 if mode == "hold" else 0.2)
-        baseline = rss_kib(proc.pid)
+        # before the baseline of "RSS per session" is read; a cluster's
+        # servers find each other (announcements every second).
+        time.sleep(1.0 if mode == "hold" else 1.5 if len(procs) > 1 else 0.2)
+        baseline = sum(rss_kib(p.pid) for p in procs)
         load = ["taskset", "-c", args.load_core, LOAD, mode, "--port", str(port),
-                "--duration", str(args.duration), "--warmup", str(args.warmup),
-                "--server-pid", str(proc.pid)] + options
+                "--duration", str(args.duration), "--warmup", str(args.warmup)] + options
+        for p in procs:
+            load += ["--server-pid", str(p.pid)]
         if mode == "hold":
             # Idle sessions are measured idle: at the end of 3 s held.
             load[load.index("--duration") + 1] = "3"
@@ -104,12 +130,13 @@ def run_one(scenario, server, args):
             result["rss_per_session_bytes"] = held * 1024 / max(1, result["sessions_up"])
         return result
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def machine():
@@ -180,6 +207,9 @@ def targets(rows):
     check("connection setup rate vs NIO", ratio(get("connect", "shaddock", "throughput"), get("connect", "nio", "throughput")),
           2.5, at_most=False)
     check("broadcast to 5,000 members (pushes/s)", get("broadcast-5000", "shaddock", "throughput"), 3e6, at_most=False)
+    check("forwarded request, depth 1: CPU µs over the 3 processes", cpu("forward-d1", "cluster"), 18)
+    check("forwarded request, depth 16: CPU µs over the 3 processes", cpu("forward-d16", "cluster"), 2)
+    check("forwarded vs in-process, depth 16: CPU/req", ratio(cpu("forward-d16", "cluster"), cpu("forward-d16", "shaddock")), 2.5)
     return checks
 
 
