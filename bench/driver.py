@@ -47,6 +47,12 @@ GROUPS = {
          "--host", "127.0.0.1", "--port", "{port}", "--heartbeat", "{heartbeat}"],
     ],
 }
+# Two connectors: a room whose members sit on both.
+GROUPS["cluster2"] = GROUPS["cluster"] + [
+    [SHADDOCK, "serve", "--config", CLUSTER_FILE, "--server-id", "connector-server-2",
+     "--nats", "nats://127.0.0.1:{nats}", "--threads", "1", "--log-level", "error",
+     "--host", "127.0.0.1", "--port", "{port2}", "--heartbeat", "{heartbeat}"],
+]
 
 # name: (load mode, load options, servers in turn)
 SCENARIOS = [
@@ -61,8 +67,16 @@ SCENARIOS = [
     # a connector, NATS and a chat server, and in one process.
     ("forward-d1", "pomelo", ["--depth", "1", "--chat-alone"], ["cluster", "shaddock"]),
     ("forward-d16", "pomelo", ["--depth", "16", "--chat-alone"], ["cluster", "shaddock"]),
+    # A chat server pushing to a 5,000-member room whose members sit on two
+    # connectors (one NATS message per connector per push).
+    ("forward-broadcast", "broadcast", ["--connections", "5000", "--depth", "128", "--also-port", "{port2}",
+                                        "--setup-concurrency", "32", "--timeout", "60", "--setup-timeout", "120"],
+     ["cluster2"]),
+    # Sessions on a connector that is part of a cluster.
+    ("cluster-connect", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60"], ["cluster"]),
+    ("cluster-hold-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512"], ["cluster"]),
 ]
-ONCE = {"hold-9000", "broadcast-5000"}  # slow to set up: one turn each
+ONCE = {"hold-9000", "broadcast-5000", "forward-broadcast", "cluster-hold-9000"}  # slow to set up: one turn each
 
 
 def free_port():
@@ -94,17 +108,20 @@ def rss_kib(pid):
 
 def run_one(scenario, server, args):
     name, mode, options, _ = scenario
-    port, nats = free_port(), free_port()
+    ports = {"port": free_port(), "port2": free_port(), "nats": free_port()}
+    port = ports["port"]
     heartbeat = "10" if mode == "hold" else "0"
     procs = []
     try:
         for command in GROUPS[server] if server in GROUPS else [SERVERS[server]]:
-            command = [part.format(port=port, heartbeat=heartbeat, nats=nats) for part in command]
+            command = [part.format(heartbeat=heartbeat, **ports) for part in command]
             procs.append(subprocess.Popen(["taskset", "-c", args.server_core] + command,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            if command[0] == NATS_SERVER:
-                wait_listening(nats, procs[-1])
-        wait_listening(port, procs[-1])
+            # Each process that listens is waited for before the next starts.
+            for key in ("nats", "port", "port2"):
+                if str(ports[key]) in command:
+                    wait_listening(ports[key], procs[-1])
+        options = [part.format(**ports) for part in options]
         # Start-up (the runtime's pages, lazily touched libraries) settles
         # before the baseline of "RSS per session" is read; a cluster's
         # servers find each other (announcements every second).
@@ -210,6 +227,9 @@ def targets(rows):
     check("forwarded request, depth 1: CPU µs over the 3 processes", cpu("forward-d1", "cluster"), 18)
     check("forwarded request, depth 16: CPU µs over the 3 processes", cpu("forward-d16", "cluster"), 2)
     check("forwarded vs in-process, depth 16: CPU/req", ratio(cpu("forward-d16", "cluster"), cpu("forward-d16", "shaddock")), 2.5)
+    check("cross-frontend broadcast (pushes/s)", get("forward-broadcast", "cluster2", "throughput"), 2e6, at_most=False)
+    check("RSS per idle session on a clustered connector, 9,000 held (bytes)",
+          get("cluster-hold-9000", "cluster", "rss_per_session"), 1024)
     return checks
 
 
@@ -221,9 +241,9 @@ def fmt(value, digits=0):
 
 def print_table(rows, checks):
     print()
-    print(f"{'scenario':<16}{'server':<15}{'ops/s':>12}{'CPU µs/op':>11}{'p99 µs':>10}{'RSS B/sess':>11}{'errors':>8}")
+    print(f"{'scenario':<18}{'server':<15}{'ops/s':>12}{'CPU µs/op':>11}{'p99 µs':>10}{'RSS B/sess':>11}{'errors':>8}")
     for (scenario, server), row in rows.items():
-        print(f"{scenario:<16}{server:<15}{fmt(row['throughput']):>12}{fmt(row['cpu_us'], 3):>11}"
+        print(f"{scenario:<18}{server:<15}{fmt(row['throughput']):>12}{fmt(row['cpu_us'], 3):>11}"
               f"{fmt(row['p99_us']):>10}{fmt(row['rss_per_session']):>11}{row['errors']:>8}")
     print()
     print("targets:")
@@ -259,7 +279,7 @@ def main():
                     continue
                 results.append(r)
                 cpu = (r.get("server") or {}).get("cpu_us_per_op")
-                print(f"{scenario[0]:<16}{server:<15}{fmt(r['throughput']):>12}/s  cpu {fmt(cpu, 3)} µs/op  "
+                print(f"{scenario[0]:<18}{server:<15}{fmt(r['throughput']):>12}/s  cpu {fmt(cpu, 3)} µs/op  "
                       f"p99 {fmt(r['latency_us']['p99'])} µs  errors {r['errors_total']}", flush=True)
     rows = summarize(results)
     checks = targets(rows)

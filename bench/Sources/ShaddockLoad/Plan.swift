@@ -59,6 +59,14 @@ struct Plan: Sendable {
     /// pomelo, pomelo-tcp: each connection logs into a room of its own and
     /// chats there (a forwarded request and one push each, in a cluster).
     var chatAlone = false
+    /// More ports of the same service (other frontends of a cluster):
+    /// connection n goes to the n-th of `port` and these, in turn.
+    var otherPorts: [Int] = []
+
+    func port(of n: Int) -> Int {
+        // n is negative for the broadcast's sender.
+        otherPorts.isEmpty ? port : ([port] + otherPorts)[Int(n.magnitude) % (otherPorts.count + 1)]
+    }
 
     /// Whether connection `n` is over WebSocket: soak spreads its TCP share
     /// evenly over the connections (0.25: every fourth).

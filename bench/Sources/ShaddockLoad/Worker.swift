@@ -194,8 +194,9 @@ final class Worker: @unchecked Sendable {
         settingUp += 1
         var err: Int32 = 0
         let user = Unmanaged.passUnretained(s).toOpaque()
-        let conn: OpaquePointer? = s.source.map { shd_loop_connect(loop, plan.host, Int32(plan.port), $0, user, &err) }
-            ?? shd_loop_connect(loop, plan.host, Int32(plan.port), nil, user, &err)
+        let port = Int32(plan.port(of: s.number))
+        let conn: OpaquePointer? = s.source.map { shd_loop_connect(loop, plan.host, port, $0, user, &err) }
+            ?? shd_loop_connect(loop, plan.host, port, nil, user, &err)
         guard let conn else {
             errors.add(.connect)
             s.phase = .idle

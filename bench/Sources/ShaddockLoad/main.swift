@@ -62,6 +62,8 @@ struct Load: ParsableCommand {
     var progress = 0.0
     @Option(help: "A server process to measure over the window: CPU time (all threads) and RSS, from /proc; repeated, their sum.")
     var serverPid: [Int32] = []
+    @Option(help: "Another port of the same service (another frontend of a cluster; repeatable): connections go to --port and these in turn.")
+    var alsoPort: [Int] = []
     @Flag(help: "pomelo, pomelo-tcp: each connection logs into a chat room of its own, then sends chat.chatHandler.send there (one push per request) instead of asking --route.")
     var chatAlone = false
 
@@ -85,7 +87,7 @@ struct Load: ParsableCommand {
             depth: depth, size: size, route: route, body: Array(body.utf8), sources: try Self.sources(source),
             timeoutNanos: UInt64(timeout * 1e9), setupConcurrency: setupConcurrency, channel: channel,
             intervalNanos: UInt64(interval * 1e9), tcpShare: tcpShare, chatShare: chatShare, roomSize: roomSize,
-            progressNanos: UInt64(progress * 1e9), chatAlone: chatAlone)
+            progressNanos: UInt64(progress * 1e9), chatAlone: chatAlone, otherPorts: alsoPort)
         let outcome = Runner(plan: plan, setupTimeoutNanos: UInt64(setupTimeout * 1e9), probe: serverPid.isEmpty ? nil : ServerProbe(pids: serverPid)).run()
         print(outcome.summary())
         print(outcome.json())
