@@ -173,7 +173,7 @@ final class NATSLink {
         let tagged = UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()) | 1)
         guard let conn = shd_loop_connect(loop.raw, server.host, Int32(server.port), nil, tagged, &err) else {
             loop.logger.warning("NATS: cannot connect to \(server): error \(err)")
-            scheduleReconnect()
+            if !fallBackToRetiring() { scheduleReconnect() }
             return
         }
         raw = conn
@@ -367,8 +367,9 @@ final class NATSLink {
         }
         let wasUp = state == .up
         raw = nil
-        loop.natsConnected.store(false, ordering: .relaxed)
         if state == .closed { return }
+        if !wasUp && fallBackToRetiring() { return }
+        loop.natsConnected.store(false, ordering: .relaxed)
         if wasUp {
             loop.counters.add(.natsDisconnects)
             loop.logger.warning("NATS: disconnected from \(serverName); reconnecting")
@@ -379,6 +380,27 @@ final class NATSLink {
         }
         scheduleReconnect()
         if wasUp { delegate?.linkDown(self) }
+    }
+}
+
+extension NATSLink {
+    /// Moving off a lame-duck server failed (the other server could not be
+    /// reached): the old connection still works, so it serves again, with
+    /// what waited in the buffer, until its server closes it. Then the
+    /// link reconnects as after any loss.
+    fileprivate func fallBackToRetiring() -> Bool {
+        guard let retiring, state != .closed else { return false }
+        self.retiring = nil
+        raw = retiring.raw
+        state = .up
+        lastPing = loop.now
+        pingsOut = 0
+        if !pending.isEmpty {
+            write(pending)
+            pending = []
+        }
+        loop.logger.warning("NATS: no other server reachable; staying on \(serverName) (lame duck) until it closes")
+        return true
     }
 }
 

@@ -167,4 +167,34 @@ struct ClusterFaultTests {
         // A lame-duck server takes its grace period to exit: not waited for.
         nats[0].kill()
     }
+
+    @Test func aLameDuckServerKeepsServingWhenNoOtherIsReachable() throws {
+        let nats = try NATSTestServer.cluster(3)
+        let cluster = try ChatCluster(servers: Self.servers, nats: nats)
+        let (alice, _) = try ChatClusterTests.client(.tcp, port: cluster.clientPort(Self.connector))
+        #expect(try ChatClusterTests.login(alice, "alice", "lobby") == ["alice"])
+        // Only nats[0] is left, and every link ends up on it.
+        nats[1].kill()
+        nats[2].kill()
+        var id = 1
+        let settled = Date().addingTimeInterval(5)
+        var ok = 0
+        while ok < 10 && Date() < settled {
+            id += 1
+            ok = try Self.send(alice, id: id) == 200 ? ok + 1 : 0
+        }
+        try #require(ok == 10, "the links did not settle on the last NATS server")
+        // It goes lame duck: there is nowhere to move, so the links stay and
+        // every request is still answered 200 (until its grace period ends).
+        kill(try #require(nats[0].pid), SIGUSR2)
+        var codes: [Int] = []
+        let until = Date().addingTimeInterval(1.5)
+        while Date() < until {
+            id += 1
+            codes.append(try Self.send(alice, id: id) ?? -1)
+            usleep(10_000)
+        }
+        #expect(codes.count > 10 && codes.allSatisfy { $0 == 200 }, "\(codes)")
+        nats[0].kill()
+    }
 }
