@@ -80,9 +80,6 @@ public final class Channel: Sendable {
     public var count: Int { state.withLock { $0.order.count } }
     public func contains(uid: String) -> Bool { state.withLock { $0.members[uid] != nil } }
 
-    /// The frontend holding `uid`'s client, if `uid` is a member.
-    public func frontendID(of uid: String) -> String? { state.withLock { $0.members[uid]?.frontendID } }
-
     /// Pushes to every member.
     public func push(route: String, body: JSONValue) {
         guard let service, let (loops, core) = service.running() else { return }

@@ -41,7 +41,6 @@ struct PushTargets {
 
     init(loops: Int) { byLoop = [[Session]](repeating: [], count: loops) }
 
-    var isEmpty: Bool { remote.isEmpty && localUids.isEmpty && !byLoop.contains { !$0.isEmpty } }
     var hasLocal: Bool { !localUids.isEmpty || byLoop.contains { !$0.isEmpty } }
 
     /// Adds a member; `me` is this server's id.

@@ -9,11 +9,6 @@ struct ClusterFaultTests {
     static let connector = "connector-server-1"
     static let servers = ["chat-server-1", connector]
 
-    /// A chat send's answer code (pushes before it skipped).
-    static func send(_ client: PomeloTestClient, id: Int) throws -> Int? {
-        try ClusterProcessTests.send(client, id: id)
-    }
-
     static func entry(_ client: PomeloTestClient, id: Int) throws -> Int? {
         try client.request(route: "connector.entryHandler.entry", id: id)
         return try client.expectResponse(id: id)["code"] as? Int
@@ -25,7 +20,7 @@ struct ClusterFaultTests {
         let deadline = Date().addingTimeInterval(seconds)
         repeat {
             id += 1
-            let code = try send(client, id: id) ?? -1
+            let code = try ClusterProcessTests.send(client, id: id) ?? -1
             codes.append(code)
             if code == 200 { break }
             usleep(20_000)
@@ -38,7 +33,7 @@ struct ClusterFaultTests {
         let (alice, _) = try ChatClusterTests.client(.websocket, port: cluster.clientPort(Self.connector))
         #expect(try ChatClusterTests.login(alice, "alice", "lobby") == ["alice"])
         var id = 1
-        id += 1; #expect(try Self.send(alice, id: id) == 200)
+        id += 1; #expect(try ClusterProcessTests.send(alice, id: id) == 200)
 
         cluster.nats[0].stop()
         let downUntil = Date().addingTimeInterval(3)
@@ -46,7 +41,7 @@ struct ClusterFaultTests {
         while Date() < downUntil {
             // Each forward is answered (503, not a timeout: the 10 s
             // request timeout would outlast this loop), and local routes work.
-            id += 1; answers.append(try Self.send(alice, id: id) ?? -1)
+            id += 1; answers.append(try ClusterProcessTests.send(alice, id: id) ?? -1)
             id += 1; #expect(try Self.entry(alice, id: id) == 200)
             usleep(50_000)
         }
@@ -83,14 +78,14 @@ struct ClusterFaultTests {
         let (alice, _) = try ChatClusterTests.client(.websocket, port: cluster.clientPort(Self.connector))
         #expect(try ChatClusterTests.login(alice, "alice", "lobby") == ["alice"])
         var id = 1
-        id += 1; #expect(try Self.send(alice, id: id) == 200)
+        id += 1; #expect(try ClusterProcessTests.send(alice, id: id) == 200)
         nats[0].kill()
         // Requests go on: each answered, 200 again within 2 s.
         var codes: [Int] = []
         let until = Date().addingTimeInterval(2)
         while Date() < until {
             id += 1
-            codes.append(try Self.send(alice, id: id) ?? -1)
+            codes.append(try ClusterProcessTests.send(alice, id: id) ?? -1)
             usleep(20_000)
         }
         #expect(codes.allSatisfy { $0 == 200 || $0 == 503 }, "\(codes)")
@@ -119,11 +114,11 @@ struct ClusterFaultTests {
         // Answered at once while the table still lists it, then moved: a new
         // login to the room lands on chat-server-2 (a fresh room there).
         var id = 1
-        id += 1; #expect(try Self.send(alice, id: id) == 503)
+        id += 1; #expect(try ClusterProcessTests.send(alice, id: id) == 503)
         #expect(cluster.waitForChatServers(Self.connector, count: 1, timeout: 3.5))
         let (bob, _) = try ChatClusterTests.client(.tcp, port: port)
         #expect(try ChatClusterTests.login(bob, "bob", rid) == ["bob"])
-        #expect(try Self.send(bob, id: 2) == 200)
+        #expect(try ClusterProcessTests.send(bob, id: 2) == 200)
         // The killed one comes back without a connector restart.
         try cluster.start("chat-server-1")
         #expect(cluster.waitForChatServers(Self.connector, count: 2))
@@ -181,7 +176,7 @@ struct ClusterFaultTests {
         var ok = 0
         while ok < 10 && Date() < settled {
             id += 1
-            ok = try Self.send(alice, id: id) == 200 ? ok + 1 : 0
+            ok = try ClusterProcessTests.send(alice, id: id) == 200 ? ok + 1 : 0
         }
         try #require(ok == 10, "the links did not settle on the last NATS server")
         // It goes lame duck: there is nowhere to move, so the links stay and
@@ -191,7 +186,7 @@ struct ClusterFaultTests {
         let until = Date().addingTimeInterval(1.5)
         while Date() < until {
             id += 1
-            codes.append(try Self.send(alice, id: id) ?? -1)
+            codes.append(try ClusterProcessTests.send(alice, id: id) ?? -1)
             usleep(10_000)
         }
         #expect(codes.count > 10 && codes.allSatisfy { $0 == 200 }, "\(codes)")
