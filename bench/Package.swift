@@ -2,7 +2,8 @@
 //
 // Shaddock's benchmark: a package of its own, so that the gateway never
 // depends on what only the benchmark needs (SwiftNIO for a reference server).
-//   shaddock-load  the load generator, on the gateway's own C shim
+//   shaddock-load  the load generator, on the gateway's own C shim (and the
+//                  NATS floor, on the gateway's own NATS client)
 //   nio-reference  the same service written the usual SwiftNIO way
 //   uv-floor       the smallest C libuv WebSocket echo: the floor
 // bench/run builds it and measures them side by side.
@@ -23,6 +24,8 @@ let package = Package(
             dependencies: [
                 .product(name: "ShaddockLoop", package: "Shaddock"),
                 .product(name: "ShaddockProtocol", package: "Shaddock"),
+                // The NATS floor drives the gateway's own NATS client.
+                .product(name: "Shaddock", package: "Shaddock"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/ShaddockLoad"),

@@ -26,8 +26,12 @@ SERVERS = {
     # name: (command with {port}, what it serves)
     "shaddock": [SHADDOCK, "serve", "--port", "{port}", "--threads", "1", "--heartbeat", "{heartbeat}"],
     "shaddock-echo": [SHADDOCK, "echo", "--port", "{port}", "--threads", "1"],
+    # Codable bodies (the default a Swift developer reaches for) ...
     "nio": [os.path.join(BENCH_BIN, "nio-reference"), "--port", "{port}", "--threads", "1", "--mode", "pomelo",
             "--heartbeat", "{heartbeat}"],
+    # ... and Foundation's JSONSerialization, the slower alternative.
+    "nio-jsonser": [os.path.join(BENCH_BIN, "nio-reference"), "--port", "{port}", "--threads", "1", "--mode", "pomelo",
+                    "--json", "serialization", "--heartbeat", "{heartbeat}"],
     "nio-echo": [os.path.join(BENCH_BIN, "nio-reference"), "--port", "{port}", "--threads", "1", "--mode", "echo"],
     "uv-floor": [os.path.join(BENCH_BIN, "uv-floor"), "--port", "{port}"],
 }
@@ -47,6 +51,12 @@ GROUPS = {
          "--host", "127.0.0.1", "--port", "{port}", "--heartbeat", "{heartbeat}"],
     ],
 }
+# The NATS floor: a responder on Shaddock's NATS client; the requester is
+# the "load" (scenario mode nats-floor), on the server core with them.
+GROUPS["nats-floor"] = [
+    [NATS_SERVER, "-a", "127.0.0.1", "-p", "{nats}"],
+    [LOAD, "nats-responder", "--port", "{nats}"],
+]
 # Two connectors: a room whose members sit on both.
 GROUPS["cluster2"] = GROUPS["cluster"] + [
     [SHADDOCK, "serve", "--config", CLUSTER_FILE, "--server-id", "connector-server-2",
@@ -57,16 +67,22 @@ GROUPS["cluster2"] = GROUPS["cluster"] + [
 # name: (load mode, load options, servers in turn)
 SCENARIOS = [
     ("echo-d1", "ws-echo", ["--depth", "1"], ["uv-floor", "shaddock-echo", "nio-echo"]),
-    ("pomelo-d1", "pomelo", ["--depth", "1"], ["shaddock", "nio"]),
+    ("pomelo-d1", "pomelo", ["--depth", "1"], ["shaddock", "nio", "nio-jsonser"]),
     ("echo-d16", "ws-echo", ["--depth", "16"], ["uv-floor", "shaddock-echo", "nio-echo"]),
-    ("pomelo-d16", "pomelo", ["--depth", "16"], ["shaddock", "nio"]),
+    ("pomelo-d16", "pomelo", ["--depth", "16"], ["shaddock", "nio", "nio-jsonser"]),
     ("connect", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60"], ["shaddock", "nio"]),
     ("hold-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512"], ["shaddock", "nio"]),
     ("broadcast-5000", "broadcast", ["--connections", "5000", "--depth", "128"], ["shaddock"]),
     # chat.chatHandler.send in a room of one (one push per request): through
     # a connector, NATS and a chat server, and in one process.
+    # Beside them, the floor: request/reply over the same nats-server with
+    # Shaddock's own NATS client and nothing else (requester, responder and
+    # nats-server measured, all on the server core), with as many requests
+    # outstanding as the connector has in flight (100 connections × depth).
     ("forward-d1", "pomelo", ["--depth", "1", "--chat-alone"], ["cluster", "shaddock"]),
+    ("nats-floor-d1", "nats-floor", ["--depth", "100"], ["nats-floor"]),
     ("forward-d16", "pomelo", ["--depth", "16", "--chat-alone"], ["cluster", "shaddock"]),
+    ("nats-floor-d16", "nats-floor", ["--depth", "1600"], ["nats-floor"]),
     # A chat server pushing to a 5,000-member room whose members sit on two
     # connectors (one NATS message per connector per push).
     ("forward-broadcast", "broadcast", ["--connections", "5000", "--depth", "128", "--also-port", "{port2}",
@@ -127,7 +143,10 @@ def run_one(scenario, server, args):
         # servers find each other (announcements every second).
         time.sleep(1.0 if mode == "hold" else 1.5 if len(procs) > 1 else 0.2)
         baseline = sum(rss_kib(p.pid) for p in procs)
-        load = ["taskset", "-c", args.load_core, LOAD, mode, "--port", str(port),
+        # The floor's requester takes the connector's place, on the server core.
+        floor = mode == "nats-floor"
+        load = ["taskset", "-c", args.server_core if floor else args.load_core, LOAD, mode,
+                "--port", str(ports["nats"] if floor else port),
                 "--duration", str(args.duration), "--warmup", str(args.warmup)] + options
         for p in procs:
             load += ["--server-pid", str(p.pid)]

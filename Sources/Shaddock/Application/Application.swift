@@ -31,8 +31,8 @@ public final class Application: @unchecked Sendable {
     /// Remote methods by name (see `remote(_:_:)`).
     var remotes: [String: RemoteMethod] = [:]
     /// The server running this application, once it starts (for `rpc`).
-    var running: GatewayCore? { runningCore.withLock { $0.core } }
-    let runningCore = Locked(WeakCore())
+    var running: GatewayCore? { runningCore.withLock { $0.object } }
+    let runningCore = Locked(ServerReference<GatewayCore>())
     /// Sessions by id and uid.
     public let sessions = SessionService()
     /// Channels, and pushes to uids and to everyone.
@@ -123,11 +123,6 @@ public final class Application: @unchecked Sendable {
         }
         return out
     }
-}
-
-/// A reference that does not keep a stopped server alive.
-struct WeakCore {
-    weak var core: GatewayCore?
 }
 
 /// A forwarded request's error answer, as the async path throws it.

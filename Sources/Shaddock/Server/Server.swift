@@ -86,10 +86,10 @@ public final class Server: @unchecked Sendable {
                 loop.execute { _ in endpoint.start() }
             }
             cluster.attach(endpoints)
-            core.sessions.cluster.withLock { $0.cluster = cluster }
+            core.sessions.cluster.withLock { $0.set(cluster) }
             core.logger.info("cluster \(cluster.options.name): \(cluster.me.id) (\(cluster.me.serverType), \(cluster.me.frontend ? "frontend" : "backend")) over NATS \(cluster.options.nats.urls.joined(separator: ", "))")
         }
-        core.application.runningCore.withLock { $0.core = core }
+        core.application.runningCore.withLock { $0.set(core) }
         core.channels.attach(loops: loops, core: core)
         for loop in loops {
             guard let tid = startThread({ loop.run() }) else {
@@ -109,6 +109,13 @@ public final class Server: @unchecked Sendable {
 
     /// Asks every loop to stop: listeners close and connections are closed.
     /// Safe from any thread; returns at once (see `wait`).
+    deinit {
+        // The application and its services outlive the server: they must
+        // not refer to its parts past this point (see ServerReference).
+        core.application.runningCore.withLock { $0.clear(ifItIs: core) }
+        if let cluster = core.cluster { core.sessions.cluster.withLock { $0.clear(ifItIs: cluster) } }
+    }
+
     public func stop() {
         leaveCluster()
         for loop in loops { loop.requestStop() }

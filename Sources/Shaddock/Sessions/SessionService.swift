@@ -18,9 +18,9 @@ public final class SessionService: Sendable {
     private let counts = Atomic<Int>(0)
     private let closedCallbacks = Locked<[@Sendable (Session) -> Void]>([])
     /// The cluster, once the server runs in one: kicks by uid reach every
-    /// frontend. Weak: the cluster keeps the remote methods, which may keep
-    /// the application's services, this one among them.
-    let cluster = Locked(WeakCluster())
+    /// frontend. Not a strong reference: the cluster keeps the remote
+    /// methods, which may keep the application's services, this one among them.
+    let cluster = Locked(ServerReference<Cluster>())
     private let bound = Atomic<Int>(0)
 
     init(policy: MultiLoginPolicy = .kickOld) { self.policy = Locked(policy) }
@@ -57,7 +57,7 @@ public final class SessionService: Sendable {
     /// this server's sessions).
     @discardableResult
     public func kick(uid: String, reason: String) -> Int {
-        if let cluster = cluster.withLock({ $0.cluster }) { cluster.kickEverywhere(uid: uid, reason: reason) }
+        if let cluster = cluster.withLock({ $0.object }) { cluster.kickEverywhere(uid: uid, reason: reason) }
         return kick(uid: uid, reason: reason, here: true)
     }
 
@@ -139,8 +139,4 @@ public final class SessionService: Sendable {
             table[uid] = list.isEmpty ? nil : list
         }
     }
-}
-
-struct WeakCluster {
-    weak var cluster: Cluster?
 }

@@ -1,5 +1,9 @@
 import CShaddockDigest
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The route dictionary (PROTOCOL.md §5): codes from 1 for the handler routes
 /// sorted as strings, then the user dictionary's push routes in file order.
 /// Every server of a cluster computes the same codes and the same version.
@@ -127,7 +131,7 @@ struct RouteTable: Sendable {
             if code == 0 { return nil }
             let candidate = bytes[Int(code) - 1]
             if candidate.count == key.count,
-               candidate.withUnsafeBytes({ $0.elementsEqual(key) }) {
+               key.count == 0 || candidate.withUnsafeBytes({ memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }) {
                 return code
             }
             s = (s + 1) & mask

@@ -16,12 +16,15 @@ struct Load: ParsableCommand {
             receivers log into one room of the chat example; one sender chats with --depth \
             sends outstanding; pushes delivered per second), soak (hold --connections sessions \
             with heartbeats; each sends one request every --interval, --tcp-share of them over \
-            raw TCP, --chat-share of them logged into rooms of --room-size and chatting there).
+            raw TCP, --chat-share of them logged into rooms of --room-size and chatting there), \
+            nats-floor (request/reply with --depth outstanding over the nats-server on --port, with \
+            Shaddock's own NATS client; CPU of this process and the --server-pid ones), nats-responder \
+            (answers nats-floor's requests until SIGINT/SIGTERM).
             Prints a summary, then one JSON line. Stops by itself after warm-up plus duration \
             (hold, broadcast and soak: after set-up plus those), or on SIGINT/SIGTERM.
             """)
 
-    @Argument(help: "ws-echo | pomelo | pomelo-tcp | connect | hold | broadcast | soak")
+    @Argument(help: "ws-echo | pomelo | pomelo-tcp | connect | hold | broadcast | soak | nats-floor | nats-responder")
     var mode: String
 
     @Option var host = "127.0.0.1"
@@ -67,9 +70,13 @@ struct Load: ParsableCommand {
     @Flag(help: "pomelo, pomelo-tcp: each connection logs into a chat room of its own, then sends chat.chatHandler.send there (one push per request) instead of asking --route.")
     var chatAlone = false
 
+    /// The NATS floor's modes, which drive a nats-server instead of a gateway.
+    static let natsModes = ["nats-floor", "nats-responder"]
+
     func validate() throws {
-        guard Plan.Mode(rawValue: mode) != nil else {
-            throw ValidationError("mode must be one of \(Plan.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard Plan.Mode(rawValue: mode) != nil || Self.natsModes.contains(mode) else {
+            let modes = Plan.Mode.allCases.map(\.rawValue) + Self.natsModes
+            throw ValidationError("mode must be one of \(modes.joined(separator: ", "))")
         }
         guard connections > 0, threads > 0, depth > 0, duration > 0, warmup >= 0 else {
             throw ValidationError("connections, threads, depth and duration must be positive")
@@ -81,6 +88,12 @@ struct Load: ParsableCommand {
     }
 
     func run() throws {
+        let natsURL = "nats://\(host):\(port)"
+        if mode == "nats-responder" { return try NATSFloorMode.respond(natsURL: natsURL) }
+        if mode == "nats-floor" {
+            return try NATSFloorMode.request(natsURL: natsURL, depth: depth, warmup: warmup, seconds: duration,
+                                             serverPids: serverPid)
+        }
         let plan = Plan(
             mode: Plan.Mode(rawValue: mode)!, host: host, port: port, connections: connections,
             threads: min(threads, connections), durationNanos: UInt64(duration * 1e9), warmupNanos: UInt64(warmup * 1e9),

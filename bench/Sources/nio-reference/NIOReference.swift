@@ -29,6 +29,9 @@ struct NIOReference: ParsableCommand {
     @Option(help: "pomelo: answer Pomelo requests; echo: send every message back.")
     var mode: ServerMode = .pomelo
 
+    @Option(help: "pomelo: how bodies are decoded and replies encoded (codable: JSONDecoder/JSONEncoder; serialization: JSONSerialization).")
+    var json: JSONMode = .codable
+
     @Option(help: "The heartbeat interval announced in the Pomelo handshake, in seconds (0: none).")
     var heartbeat = 0
 
@@ -42,12 +45,13 @@ struct NIOReference: ParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let mode = self.mode
         let heartbeat = self.heartbeat
+        let json = self.json
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try WebSocketPipeline.configure(channel, mode: mode, heartbeatSeconds: heartbeat)
+                    try WebSocketPipeline.configure(channel, mode: mode, json: json, heartbeatSeconds: heartbeat)
                 }
             }
         let server = try bootstrap.bind(host: host, port: port).wait()

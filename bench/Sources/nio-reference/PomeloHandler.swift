@@ -4,7 +4,9 @@ import NIOFoundationCompat
 import NIOWebSocket
 
 /// Pomelo over WebSocket binary messages (shared/design/PROTOCOL.md): the
-/// handshake, heartbeats, and one handler that answers every request.
+/// handshake, heartbeats, and one handler that answers every request. JSON
+/// bodies go through `JSONCoding`: `Codable` types by default, as a Swift
+/// developer would write them, or Foundation's `JSONSerialization`.
 final class PomeloHandler: FlushesOncePerRead {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -17,11 +19,13 @@ final class PomeloHandler: FlushesOncePerRead {
     }
 
     private let heartbeatSeconds: Int
+    private let json: JSONCoding
     private var phase = Phase.awaitingHandshake
     var unflushed = false
 
-    init(heartbeatSeconds: Int) {
+    init(heartbeatSeconds: Int, json: JSONMode) {
         self.heartbeatSeconds = heartbeatSeconds
+        self.json = JSONCoding(json)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -83,7 +87,7 @@ final class PomeloHandler: FlushesOncePerRead {
         case (.data, .working):
             var body = body
             let message = try body.readPomeloMessage()
-            let reply = handle(route: message.route, body: decodeJSON(message.body))
+            let reply = handle(route: message.route, body: json.decodeRequest(message.body))
             // A notify never gets an answer.
             if let id = message.id {
                 writeResponse(id: id, body: reply, into: &replies)
@@ -96,43 +100,27 @@ final class PomeloHandler: FlushesOncePerRead {
     }
 
     private func onHandshake(_ body: ByteBuffer, replies: inout ByteBuffer) {
-        let handshake = decodeJSON(body)
-        guard handshake["sys"] is [String: Any] else {
+        guard json.isHandshake(body) else {
             phase = .closing
-            replies.writePomeloPackage(.handshake) { $0.writeJSON(["code": 500]) }
+            replies.writePomeloPackage(.handshake) { json.write(HandshakeReply(code: 500), into: &$0) }
             return
         }
-        var sys: [String: Any] = ["dict": [String: Any](), "protos": [String: Any]()]
         // Pomelo leaves the heartbeat out when it has none.
-        if heartbeatSeconds > 0 { sys["heartbeat"] = heartbeatSeconds }
-        replies.writePomeloPackage(.handshake) { $0.writeJSON(["code": 200, "sys": sys]) }
+        let sys = HandshakeReply.Sys(heartbeat: heartbeatSeconds > 0 ? heartbeatSeconds : nil)
+        replies.writePomeloPackage(.handshake) { json.write(HandshakeReply(code: 200, sys: sys), into: &$0) }
         phase = .awaitingAck
     }
 
     /// The application: every route is answered the same.
-    private func handle(route: String, body: [String: Any]) -> [String: Any] {
-        ["code": 200, "msg": "game server is ok."]
+    private func handle(route: String, body: EntryRequest) -> EntryReply {
+        EntryReply(code: 200, msg: "game server is ok.")
     }
 
-    private func writeResponse(id: UInt32, body: [String: Any], into replies: inout ByteBuffer) {
+    private func writeResponse(id: UInt32, body: EntryReply, into replies: inout ByteBuffer) {
         replies.writePomeloPackage(.data) { out in
             out.writeInteger(PomeloMessageType.response.rawValue << 1)
             out.writePomeloVarint(id)
-            out.writeJSON(body)
+            json.write(body, into: &out)
         }
-    }
-
-    /// A body that is not a JSON object counts as `{}`, as in Pomelo.
-    private func decodeJSON(_ buffer: ByteBuffer) -> [String: Any] {
-        (try? JSONSerialization.jsonObject(with: buffer)) as? [String: Any] ?? [:]
-    }
-}
-
-extension ByteBuffer {
-    /// Sorted keys, so that replies are the same bytes from run to run.
-    mutating func writeJSON(_ object: [String: Any]) {
-        // Only fails for values JSON cannot hold, which the callers never pass.
-        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        writeData(data)
     }
 }

@@ -8,7 +8,7 @@ enum WebSocketPipeline {
     static let maxMessageBytes = 1 << 24
 
     /// Must be called on the channel's event loop.
-    static func configure(_ channel: Channel, mode: ServerMode, heartbeatSeconds: Int) throws {
+    static func configure(_ channel: Channel, mode: ServerMode, json: JSONMode, heartbeatSeconds: Int) throws {
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: maxMessageBytes,
             automaticErrorHandling: true,
@@ -29,7 +29,7 @@ enum WebSocketPipeline {
                     case .echo:
                         try pipeline.addHandler(EchoHandler())
                     case .pomelo:
-                        try pipeline.addHandler(PomeloHandler(heartbeatSeconds: heartbeatSeconds))
+                        try pipeline.addHandler(PomeloHandler(heartbeatSeconds: heartbeatSeconds, json: json))
                     }
                 }
             })
