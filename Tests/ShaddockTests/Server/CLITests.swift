@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// The `shaddock` executable as a user runs it.
@@ -224,12 +225,14 @@ final class TestSocketListener {
 /// A child's output, read as it comes on a thread of its own, so a chatty
 /// child (a sanitizer's report at exit, say) never blocks on a full pipe.
 final class CapturedOutput: @unchecked Sendable {
-    private var data = Data()
+    private let data = Mutex(Data())
     private let done = DispatchSemaphore(value: 0)
 
     init(_ pipe: Pipe) {
         detachQuietThread {
-            self.data = pipe.fileHandleForReading.readDataToEndOfFile()
+            while case let chunk = pipe.fileHandleForReading.availableData, !chunk.isEmpty {
+                self.data.withLock { $0.append(chunk) }
+            }
             self.done.signal()
         }
     }
@@ -238,6 +241,9 @@ final class CapturedOutput: @unchecked Sendable {
     var text: String {
         done.wait()
         done.signal()
-        return String(decoding: data, as: UTF8.self)
+        return soFar
     }
+
+    /// What the child has written until now (it may still be running).
+    var soFar: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
 }

@@ -15,14 +15,27 @@ final class ChatCluster {
     var adminPorts: [String: Int] = [:]
     var processes: [String: ShaddockProcess] = [:]
     let config: String
+    /// Servers that run in a network namespace (by id).
+    let namespaces: [String: NetworkNamespace]
 
-    /// Starts `servers` (all four by default); `connector` keys are added to
-    /// a copy of the shipped file (none: the file itself).
-    init(servers: [String] = ChatCluster.all, connectorSection: String? = nil, nats: [NATSTestServer]? = nil) throws {
+    /// Starts `servers` (all four by default). A `connector` section (JSON)
+    /// and `cluster` keys (replacing the shipped ones) go into a copy of the
+    /// shipped file (neither: the file itself). A server in `namespaces`
+    /// runs there; its admin port is out of reach.
+    init(servers: [String] = ChatCluster.all, connectorSection: String? = nil, clusterKeys: [String: Any] = [:],
+         nats: [NATSTestServer]? = nil, namespaces: [String: NetworkNamespace] = [:]) throws {
         self.nats = try nats ?? [NATSTestServer()]
-        if let connectorSection {
-            var text = try String(contentsOfFile: Self.shipped, encoding: .utf8)
-            text = text.replacingOccurrences(of: #"  "cluster": {"#, with: #"  "connector": \#(connectorSection),"# + "\n" + #"  "cluster": {"#)
+        self.namespaces = namespaces
+        if connectorSection != nil || !clusterKeys.isEmpty {
+            let shipped = try Data(contentsOf: URL(fileURLWithPath: Self.shipped))
+            var file = try JSONSerialization.jsonObject(with: shipped) as? [String: Any] ?? [:]
+            var cluster = file["cluster"] as? [String: Any] ?? [:]
+            cluster.merge(clusterKeys) { $1 }
+            file["cluster"] = cluster
+            if let connectorSection {
+                file["connector"] = try JSONSerialization.jsonObject(with: Data(connectorSection.utf8))
+            }
+            let text = String(decoding: try JSONSerialization.data(withJSONObject: file), as: UTF8.self)
             config = NSTemporaryDirectory() + "shaddock-chat-cluster-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json"
             try Data(text.utf8).write(to: URL(fileURLWithPath: config))
         } else {
@@ -46,7 +59,7 @@ final class ChatCluster {
         var args = ["serve", "--config", config, "--server-id", id, "--threads", "2", "--admin-port", "\(admin)"]
         for server in nats { args += ["--nats", server.url] }
         if id.hasPrefix("connector-") { args += ["--port", "\(clientPort(id))"] }
-        processes[id] = try ShaddockProcess(args)
+        processes[id] = try ShaddockProcess(args, prefix: namespaces[id]?.prefix ?? [])
     }
 
     /// Waits until a connector's table lists `count` chat servers.

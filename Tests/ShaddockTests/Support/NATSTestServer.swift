@@ -7,15 +7,18 @@ import Glibc
 /// loopback port, stopped when the test ends.
 final class NATSTestServer: @unchecked Sendable {
     let port: Int
+    /// The address it listens on (loopback, or a NetworkNamespace's pair).
+    let host: String
     private var process: Process?
 
-    var url: String { "nats://127.0.0.1:\(port)" }
+    var url: String { "nats://\(host):\(port)" }
 
     /// More `nats-server` options (cluster routes, say).
     private let extraArguments: [String]
 
-    init(port: Int? = nil, arguments: [String] = []) throws {
+    init(port: Int? = nil, host: String = "127.0.0.1", arguments: [String] = []) throws {
         self.port = try port ?? freeLoopbackPort()
+        self.host = host
         extraArguments = arguments
         try start()
     }
@@ -42,14 +45,14 @@ final class NATSTestServer: @unchecked Sendable {
         guard let path = Self.executable else { throw TestFailure("nats-server is not installed (./run test installs it)") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["-a", "127.0.0.1", "-p", String(port)] + extraArguments
+        p.arguments = ["-a", host, "-p", String(port)] + extraArguments
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
         process = p
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if canConnect(port: port) { return }
+            if canConnect(port: port, host: host) { return }
             usleep(20_000)
         }
         throw TestFailure("nats-server did not start on port \(port)")
@@ -94,12 +97,12 @@ func freeLoopbackPort() throws -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
-func canConnect(port: Int) -> Bool {
+func canConnect(port: Int, host: String = "127.0.0.1") -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_addr.s_addr = inet_addr(host)
     addr.sin_port = UInt16(port).bigEndian
     return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
 }

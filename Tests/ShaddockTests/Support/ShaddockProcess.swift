@@ -19,15 +19,22 @@ final class ShaddockProcess: @unchecked Sendable {
         return repositoryRoot.appendingPathComponent(".build/debug/shaddock")
     }
 
-    init(_ arguments: [String]) throws {
-        (process, output) = try Self.launch(arguments)
+    /// `prefix` runs it through another command that execs it (`ip netns
+    /// exec NAME`, see NetworkNamespace), so the pid is still its own.
+    init(_ arguments: [String], prefix: [String] = []) throws {
+        (process, output) = try Self.launch(arguments, prefix: prefix)
     }
 
     /// Starts the executable; the caller owns the process.
-    static func launch(_ arguments: [String]) throws -> (Process, CapturedOutput) {
+    static func launch(_ arguments: [String], prefix: [String] = []) throws -> (Process, CapturedOutput) {
         let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
+        if let first = prefix.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(prefix.dropFirst()) + [binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = repositoryRoot
         let err = Pipe()
         process.standardError = err
