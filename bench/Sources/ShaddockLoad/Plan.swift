@@ -60,12 +60,16 @@ struct Plan: Sendable {
     /// chats there (a forwarded request and one push each, in a cluster).
     var chatAlone = false
     /// More ports of the same service (other frontends of a cluster):
-    /// connection n goes to the n-th of `port` and these, in turn.
+    /// connections are spread over `port` and these.
     var otherPorts: [Int] = []
 
     func port(of n: Int) -> Int {
-        // n is negative for the broadcast's sender.
-        otherPorts.isEmpty ? port : ([port] + otherPorts)[Int(n.magnitude) % (otherPorts.count + 1)]
+        guard !otherPorts.isEmpty else { return port }
+        // Hashed rather than in turn: soak picks its TCP and chat shares at
+        // regular steps, which would otherwise all land on one port. n is
+        // negative for the broadcast's sender.
+        let spread = Int((UInt32(truncatingIfNeeded: n.magnitude) &* 2_654_435_761) >> 16)
+        return ([port] + otherPorts)[spread % (otherPorts.count + 1)]
     }
 
     /// Whether connection `n` is over WebSocket: soak spreads its TCP share

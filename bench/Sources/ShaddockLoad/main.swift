@@ -65,7 +65,7 @@ struct Load: ParsableCommand {
     var progress = 0.0
     @Option(help: "A server process to measure over the window: CPU time (all threads) and RSS, from /proc; repeated, their sum.")
     var serverPid: [Int32] = []
-    @Option(help: "Another port of the same service (another frontend of a cluster; repeatable): connections go to --port and these in turn.")
+    @Option(help: "Another port of the same service (another frontend of a cluster; repeatable): connections are spread over --port and these.")
     var alsoPort: [Int] = []
     @Flag(help: "pomelo, pomelo-tcp: each connection logs into a chat room of its own, then sends chat.chatHandler.send there (one push per request) instead of asking --route.")
     var chatAlone = false
