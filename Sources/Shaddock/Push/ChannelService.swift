@@ -66,7 +66,15 @@ public final class ChannelService: Sendable {
     func deliver(route: String, body: JSONValue, to targets: PushTargets, loops: [EventLoop], core: GatewayCore) {
         if targets.hasLocal {
             let byLoop = targets.localSessions(sessions)
-            if byLoop.contains(where: { !$0.isEmpty }), let push = core.encodePush(route: route, body: body) {
+            // The one loop that holds receivers, if only one does (-2: several).
+            var only = -1
+            for i in byLoop.indices where !byLoop[i].isEmpty { only = only == -1 ? i : -2 }
+            if only >= 0, loops[only].isCurrent {
+                // Every receiver here is on the calling loop (a handler
+                // pushing to its room, say): encoded into that loop's
+                // arena, nothing shared, nothing posted.
+                loops[only].scheduler.stage(route: route, body: body, forSessions: byLoop[only])
+            } else if only != -1, let push = core.encodePush(route: route, body: body) {
                 for (i, sessions) in byLoop.enumerated() where !sessions.isEmpty {
                     hand(PushMessage(push, to: sessions), to: loops[i])
                 }

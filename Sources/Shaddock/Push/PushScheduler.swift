@@ -104,6 +104,34 @@ final class PushScheduler {
         link(c, source: -1, offset: start, length: arena.count - start)
     }
 
+    /// Encodes a push once into the arena and stages it for every one of
+    /// `sessions` (all of this loop): a channel push whose members are all
+    /// here costs no shared copy and no mailbox message.
+    func stage(route: String, body: JSONValue, forSessions sessions: [Session]) {
+        let start = arena.count
+        let dictionary = loop.core.config.useDictionary ? loop.core.dictionary : nil
+        guard PushEncoding.append(route: route, body: body, dictionary: dictionary, into: &arena) else {
+            loop.counters.add(.pushesUnencodable)
+            loop.logger.warning("push \(route) dropped: too large or the route is too long")
+            return
+        }
+        let length = arena.count - start
+        sessions.withUnsafeBufferPointer { sessions in
+            for i in sessions.indices {
+                guard let c = sessions[i].connection else {
+                    loop.counters.add(.pushesUndeliverable)
+                    continue
+                }
+                guard accepts(c) else { continue }
+                // The bytes stay in the arena for the others even when this
+                // member is refused; the check for a flush waits until all
+                // are linked.
+                link(c, source: -1, offset: start, length: length, shared: true)
+            }
+        }
+        if buffered && arena.count + sharedBytes > Self.maxStagedBytes { flushAll() }
+    }
+
     /// Stages a push encoded once for many connections.
     func stage(_ push: EncodedPush, for c: Connection) {
         guard accepts(c) else { return }
@@ -123,12 +151,14 @@ final class PushScheduler {
         return true
     }
 
-    private func link(_ c: Connection, source: Int32, offset: Int, length: Int) {
+    /// `shared`: the arena bytes are linked for several connections, so they
+    /// stay when this one is refused, and the caller checks for a flush.
+    private func link(_ c: Connection, source: Int32, offset: Int, length: Int, shared: Bool = false) {
         // The bound on unsent bytes covers what is staged too, so a slow
         // consumer is caught when the push is made, not only at the flush.
         // Every connection of a loop has the same bound (see EventLoop.apply).
         if shd_conn_pending(c.raw) + c.stagedBytes + length > loop.limits.maxPendingBytes {
-            if source < 0 { arena.removeSubrange(offset...) }
+            if source < 0 && !shared { arena.removeSubrange(offset...) }
             slowConsumer(c)
             return
         }
@@ -141,7 +171,7 @@ final class PushScheduler {
         }
         c.stagedTail = index
         c.stagedBytes += length
-        if buffered && arena.count + sharedBytes > Self.maxStagedBytes { flushAll() }
+        if !shared && buffered && arena.count + sharedBytes > Self.maxStagedBytes { flushAll() }
     }
 
     private func slowConsumer(_ c: Connection) {

@@ -36,7 +36,7 @@ struct ClusterFaultTests {
         id += 1; #expect(try ClusterProcessTests.send(alice, id: id) == 200)
 
         cluster.nats[0].stop()
-        let downUntil = Date().addingTimeInterval(3)
+        let downUntil = Date().addingTimeInterval(5)
         var answers: [Int] = []
         while Date() < downUntil {
             // Each forward is answered (503, not a timeout: the 10 s
