@@ -93,29 +93,15 @@ final class PushScheduler {
 
     /// Encodes and stages a push for one connection.
     func stage(route: String, body: JSONValue, for c: Connection) {
-        guard accepts(c) else { return }
-        let start = arena.count
-        let dictionary = loop.core.config.useDictionary ? loop.core.dictionary : nil
-        guard PushEncoding.append(route: route, body: body, dictionary: dictionary, into: &arena) else {
-            loop.counters.add(.pushesUnencodable)
-            loop.logger.warning("push \(route) dropped: too large or the route is too long")
-            return
-        }
-        link(c, source: -1, offset: start, length: arena.count - start)
+        guard accepts(c), let (start, length) = encodeIntoArena(route: route, body: body) else { return }
+        link(c, source: -1, offset: start, length: length)
     }
 
     /// Encodes a push once into the arena and stages it for every one of
     /// `sessions` (all of this loop): a channel push whose members are all
     /// here costs no shared copy and no mailbox message.
     func stage(route: String, body: JSONValue, forSessions sessions: [Session]) {
-        let start = arena.count
-        let dictionary = loop.core.config.useDictionary ? loop.core.dictionary : nil
-        guard PushEncoding.append(route: route, body: body, dictionary: dictionary, into: &arena) else {
-            loop.counters.add(.pushesUnencodable)
-            loop.logger.warning("push \(route) dropped: too large or the route is too long")
-            return
-        }
-        let length = arena.count - start
+        guard let (start, length) = encodeIntoArena(route: route, body: body) else { return }
         sessions.withUnsafeBufferPointer { sessions in
             for i in sessions.indices {
                 guard let c = sessions[i].connection else {
@@ -130,6 +116,19 @@ final class PushScheduler {
             }
         }
         if buffered && arena.count + sharedBytes > Self.maxStagedBytes { flushAll() }
+    }
+
+    /// Appends a push package to the arena: where it starts and its length,
+    /// or nil (counted, logged) when it cannot be encoded.
+    private func encodeIntoArena(route: String, body: JSONValue) -> (Int, Int)? {
+        let start = arena.count
+        let dictionary = loop.core.config.useDictionary ? loop.core.dictionary : nil
+        guard PushEncoding.append(route: route, body: body, dictionary: dictionary, into: &arena) else {
+            loop.counters.add(.pushesUnencodable)
+            loop.logger.warning("push \(route) dropped: too large or the route is too long")
+            return nil
+        }
+        return (start, arena.count - start)
     }
 
     /// Stages a push encoded once for many connections.
