@@ -33,7 +33,11 @@ final class NATSLink {
     }
 
     unowned(unsafe) let loop: EventLoop
-    weak var delegate: NATSLinkDelegate?
+    /// Its owner (the loop's cluster endpoint), which keeps the link and
+    /// outlives its callbacks. Not weak: a weak reference gives the owner a
+    /// side table, and every retain of it on the message path would take the
+    /// runtime's slow path.
+    unowned(unsafe) var delegate: (any NATSLinkDelegate)?
     let options: NATSOptions
     private(set) var state = State.down
     private var raw: OpaquePointer?

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // JSONValue: the in-memory form of a JSON document. Pomelo bodies, handshake
 // payloads and route dictionaries are JSON, and the gateway must read them and
 // write them back exactly as a Node.js Pomelo server would, so the model keeps
@@ -57,7 +61,16 @@ extension JSON {
     @inline(__always)
     static func sameUTF8(_ a: String, _ b: String) -> Bool {
         let x = a.utf8, y = b.utf8
-        return x.count == y.count && x.elementsEqual(y)
+        let count = x.count
+        guard count == y.count else { return false }
+        guard count > 0 else { return true }
+        // Native strings hand out their bytes: one memcmp instead of a
+        // generic walk of two views (object keys are compared this way).
+        let same = x.withContiguousStorageIfAvailable { p in
+            y.withContiguousStorageIfAvailable { q in memcmp(p.baseAddress!, q.baseAddress!, count) == 0 }
+        }
+        if let same, let same { return same }
+        return x.elementsEqual(y)
     }
 }
 
