@@ -1,11 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 // JSONValue: the in-memory form of a JSON document. Pomelo bodies, handshake
 // payloads and route dictionaries are JSON, and the gateway must read them and
 // write them back exactly as a Node.js Pomelo server would, so the model keeps
 // object member order and compares strings by their bytes.
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A JSON value.
 ///
