@@ -127,6 +127,7 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     /// per push), and received from other servers.
     case clusterPushesOut
     case clusterPushesIn
+    case clusterPushesInAnswers
 }
 
 /// One loop's counters, written only by that loop's thread.

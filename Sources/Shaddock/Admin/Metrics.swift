@@ -111,7 +111,7 @@ enum MetricFamily: Int, CaseIterable {
     case mailboxPosted, mailboxRefused
     case loopLag, draining
     case natsConnected, natsConnects, natsDisconnects, natsMessages, natsBytes, natsErrors
-    case forwarded, forwardOutcomes, backendRequests, backendRefused, remoteCalls, remoteCallFailures, clusterPushes, liveServers
+    case forwarded, forwardOutcomes, backendRequests, backendRefused, remoteCalls, remoteCallFailures, clusterPushes, clusterPushesInAnswers, liveServers
 
     var name: String {
         switch self {
@@ -163,6 +163,7 @@ enum MetricFamily: Int, CaseIterable {
         case .remoteCalls: return "shaddock_remote_calls_total"
         case .remoteCallFailures: return "shaddock_remote_call_failures_total"
         case .clusterPushes: return "shaddock_cluster_pushes_total"
+        case .clusterPushesInAnswers: return "shaddock_cluster_pushes_in_answers_total"
         case .liveServers: return "shaddock_cluster_servers"
         }
     }
@@ -228,6 +229,7 @@ enum MetricFamily: Int, CaseIterable {
         case .remoteCalls: return "Remote calls made (side=caller) and served (side=callee)."
         case .remoteCallFailures: return "Remote calls that ended in an error for the caller."
         case .clusterPushes: return "Push and broadcast messages to other frontends (direction=out, one per frontend per push) and from other servers (direction=in)."
+        case .clusterPushesInAnswers: return "Push messages for a requester's frontend carried inside a forwarded request's answer (also counted as direction=out)."
         case .liveServers: return "Live servers of the cluster, by type (this one included)."
         }
     }
@@ -340,6 +342,7 @@ extension GatewayCounter {
         case .clusterBadMessages: return Self.error("cluster_bad_message")
         case .clusterPushesOut: return (.clusterPushes, #"direction="out""#)
         case .clusterPushesIn: return (.clusterPushes, #"direction="in""#)
+        case .clusterPushesInAnswers: return (.clusterPushesInAnswers, "")
         }
     }
 

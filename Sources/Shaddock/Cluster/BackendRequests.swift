@@ -45,9 +45,15 @@ extension ClusterEndpoint {
         let client = RemoteSessionKey(frontendID: export.frontendID, sessionID: export.sessionID)
         if !entry.isAsync {
             serving = client
+            // A request that gets an answer carries the pushes its handler
+            // makes for the requester's frontend (see PushRiders).
+            if reply != nil, let server = live.byID[client.frontendID] {
+                riders.begin(frontendID: client.frontendID, subject: subject(server.id, loop: pushLoop(server)))
+            }
             let outcome = loop.runInline(request, entry, session)
             serving = nil
             answerForward(reply, outcome, deadline: deadline)
+            sendRiders()
             return
         }
         running += 1
@@ -92,6 +98,12 @@ extension ClusterEndpoint {
             return
         }
         writer = ClusterWriter(reusing: writer.bytes)
+        if riders.count > 0 {
+            writer.u8(ClusterKind.pushesThenResponse.rawValue)
+            writer.u16(UInt16(riders.count))
+            writer.bytes.append(contentsOf: riders.bytes)
+            riders.end()
+        }
         writer.u8(kind.rawValue)
         fill(&writer)
         reply.withUnsafeBytes { r in

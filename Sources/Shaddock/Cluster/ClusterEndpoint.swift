@@ -39,6 +39,8 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
     /// The client whose forwarded request a synchronous handler is serving
     /// now (an async one has it in `servingTask`): see `pushLoop`.
     var serving: RemoteSessionKey?
+    /// Pushes for `serving`'s frontend that ride in the answer.
+    var riders = PushRiders()
     /// Backend sessions' close callbacks, until their frontend says they closed.
     var closedCallbacks: [RemoteSessionKey: [(Session) -> Void]] = [:]
 
@@ -233,6 +235,7 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
             switch try reader.kind() {
             case .response: try onResponse(token, &reader)
             case .result: try onResult(token, &reader)
+            case .pushesThenResponse: try onPushesThenResponse(token, &reader)
             default: throw ClusterWireError.badValue
             }
         } catch {
@@ -252,7 +255,7 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
             case .broadcast: try deliverBroadcast(&reader)
             case .closed: try sessionClosed(&reader)
             case .kickUID: try kickUID(&reader)
-            case .response, .result: throw ClusterWireError.badValue
+            case .response, .result, .pushesThenResponse: throw ClusterWireError.badValue
             }
         } catch {
             loop.counters.add(.clusterBadMessages)

@@ -94,7 +94,12 @@ extension ClusterEndpoint {
                     uidCount += 1
                 }
                 writer.patchU32(uidCount, at: uidCountAt)
-                publish(to: subject, body)
+                if riders.take(writer.bytes, body, for: server.id) {
+                    loop.counters.add(.clusterPushesOut)
+                    loop.counters.add(.clusterPushesInAnswers)
+                } else {
+                    publish(to: subject, body)
+                }
             } while !ids.isEmpty || !uids.isEmpty
         }
     }
@@ -161,5 +166,82 @@ extension ClusterEndpoint {
             let message = PushMessage(broadcast: push, boundOnly: boundOnly)
             if endpoint === self { message.deliver(on: loop) } else { endpoint.loop.post(message) }
         }
+    }
+}
+
+/// Channel pushes a synchronous handler on a backend makes for its
+/// requester's frontend while it serves a request: they ride inside the
+/// answer's NATS message (`pushesThenResponse`) instead of one message each,
+/// and reach that frontend just before the answer, as from one process.
+/// Whatever the answer does not take (a deadline passed, a push too large
+/// to ride) goes on its own to `subject`, the requester's loop.
+struct PushRiders {
+    /// Set while a handler serves a request that will be answered.
+    private(set) var frontendID: String?
+    private(set) var subject = ""
+    /// Each rider as a blob (a 4-byte length and a whole `push` message).
+    private(set) var bytes: [UInt8] = []
+    private(set) var count = 0
+    /// A rider at most this large: the answer must stay well under
+    /// `max_payload`, and one large push is no worse off on its own.
+    static let maxBytes = 64 * 1024
+
+    mutating func begin(frontendID: String, subject: String) {
+        self.frontendID = frontendID
+        self.subject = subject
+    }
+
+    /// Takes `head` + `body` as a rider if it can ride.
+    mutating func take(_ head: [UInt8], _ body: [UInt8], for frontendID: String) -> Bool {
+        guard frontendID == self.frontendID, count < Int(UInt16.max), bytes.count + head.count + body.count <= Self.maxBytes
+        else { return false }
+        var length = UInt32(head.count + body.count).bigEndian
+        withUnsafeBytes(of: &length) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: head)
+        bytes.append(contentsOf: body)
+        count += 1
+        return true
+    }
+
+    /// The answer took them (or there are none left to send).
+    mutating func end() {
+        frontendID = nil
+        bytes.removeAll(keepingCapacity: true)
+        count = 0
+    }
+}
+
+extension ClusterEndpoint {
+    /// Sends on their own the riders that no answer took, then stops
+    /// collecting.
+    func sendRiders() {
+        defer { riders.end() }
+        guard riders.count > 0 else { return }
+        var subject = riders.subject
+        subject.withUTF8 { s in
+            riders.bytes.withUnsafeBytes { all in
+                var reader = ClusterReader(all)
+                for _ in 0..<riders.count {
+                    guard let message = try? reader.blob() else { break }
+                    _ = link.publish(subject: UnsafeRawBufferPointer(s), message)
+                }
+            }
+        }
+    }
+
+    /// A frontend: the pushes first (so that the client sees them before
+    /// the answer), then the answer. While the link moves off a lame-duck
+    /// server a message may arrive on both connections: the pushes are
+    /// then delivered with the copy that finds its request waiting only.
+    func onPushesThenResponse(_ token: UInt64, _ reader: inout ClusterReader) throws(ClusterWireError) {
+        let count = Int(try reader.u16())
+        let deliver = !link.isMoving || forwards[token] != nil
+        for _ in 0..<count {
+            var rider = ClusterReader(try reader.blob())
+            guard try rider.kind() == .push else { throw .badValue }
+            if deliver { try deliverPush(&rider) } else { loop.counters.add(.pushesUndeliverable) }
+        }
+        guard try reader.kind() == .response else { throw .badValue }
+        try onResponse(token, &reader)
     }
 }

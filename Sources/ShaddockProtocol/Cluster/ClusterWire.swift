@@ -26,6 +26,11 @@ public enum ClusterKind: UInt8, Sendable {
     case closed = 8
     /// Any server → a frontend: kick the sessions bound to a uid.
     case kickUID = 9
+    /// Backend → frontend, to the reply subject: pushes its handler made
+    /// for that frontend while serving the request (a u16 count, each a
+    /// blob holding a whole `push` message), then the `response` message.
+    /// One NATS message where there would be one per push and the answer.
+    case pushesThenResponse = 10
 }
 
 /// What a `session` message does to the session.

@@ -74,8 +74,10 @@ struct ClusterChannelTests {
             #expect(body["from"] as? String == "b0")
         }
         try outsider.expectNoPackage(within: 0.1)
-        // One message per frontend, not one per member.
+        // One message per frontend, not one per member; the one for the
+        // requester's frontend rode inside the answer.
         #expect(trio.backend.server.counter(.clusterPushesOut) - before == 2)
+        #expect(trio.backend.server.counter(.clusterPushesInAnswers) == 1)
         #expect(trio.f1.server.counter(.clusterPushesIn) == 1)
         #expect(trio.f2.server.counter(.clusterPushesIn) == 1)
 
