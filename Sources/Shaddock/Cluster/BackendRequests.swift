@@ -19,7 +19,7 @@ extension ClusterEndpoint {
         let id = try reader.u32()
         let routeCode = try reader.u16()
         let budget = try reader.u32()
-        let export = try SessionExport(reading: &reader)
+        let export = try SessionExport(reading: &reader, cache: &exportSettings)
         let body = reader.rest()
         let kind: Request.Kind = flags & 1 != 0 ? .notify : .request
         let reply = replyTo.map(Array.init)

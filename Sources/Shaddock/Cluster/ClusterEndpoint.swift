@@ -41,6 +41,8 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
     var serving: RemoteSessionKey?
     /// Pushes for `serving`'s frontend that ride in the answer.
     var riders = PushRiders()
+    /// Forwarded sessions' settings, parsed once per change.
+    var exportSettings = ExportSettingsCache()
     /// Backend sessions' close callbacks, until their frontend says they closed.
     var closedCallbacks: [RemoteSessionKey: [(Session) -> Void]] = [:]
 

@@ -1,5 +1,9 @@
 import ShaddockProtocol
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What a frontend sends of a session with each forwarded request (Pomelo's
 /// session export): enough for the backend to build its backend session.
 struct SessionExport {
@@ -10,17 +14,55 @@ struct SessionExport {
     var settings: [String: JSONValue]
 
     init(reading reader: inout ClusterReader) throws(ClusterWireError) {
+        try self.init(reading: &reader) { _, blob throws(ClusterWireError) in try Self.parseSettings(blob) }
+    }
+
+    /// Settings seen before for the same client come from `cache` instead
+    /// of being parsed again.
+    init(reading reader: inout ClusterReader, cache: inout ExportSettingsCache) throws(ClusterWireError) {
+        try self.init(reading: &reader) { key, blob throws(ClusterWireError) in try cache.settings(for: key, blob: blob) }
+    }
+
+    private init(reading reader: inout ClusterReader,
+                 settings read: (RemoteSessionKey, UnsafeRawBufferPointer) throws(ClusterWireError) -> [String: JSONValue])
+        throws(ClusterWireError) {
         sessionID = try reader.u64()
         frontendID = try reader.string8()
         uid = try reader.optionalString8()
         address = try reader.string8()
         let blob = try reader.blob()
-        settings = [:]
-        if !blob.isEmpty {
-            guard let object = (try? JSON.parse(blob))?.objectValue else { throw .badValue }
-            for (k, v) in object { settings[k] = v }
-        }
+        settings = blob.isEmpty ? [:] : try read(RemoteSessionKey(frontendID: frontendID, sessionID: sessionID), blob)
     }
+
+    static func parseSettings(_ blob: UnsafeRawBufferPointer) throws(ClusterWireError) -> [String: JSONValue] {
+        guard let object = (try? JSON.parse(blob))?.objectValue else { throw .badValue }
+        var settings: [String: JSONValue] = [:]
+        for (k, v) in object { settings[k] = v }
+        return settings
+    }
+}
+
+/// The settings a backend loop last read for each client, with the bytes
+/// they came from: a session's settings change seldom, so most forwarded
+/// requests skip parsing them. A cache, so its bound needs no policy: full,
+/// it is emptied; a client's entry goes when its frontend says it closed.
+struct ExportSettingsCache {
+    static let limit = 16_384
+    private var entries: [RemoteSessionKey: (bytes: [UInt8], settings: [String: JSONValue])] = [:]
+
+    mutating func settings(for key: RemoteSessionKey, blob: UnsafeRawBufferPointer) throws(ClusterWireError)
+        -> [String: JSONValue] {
+        if let hit = entries[key], hit.bytes.count == blob.count,
+           hit.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, blob.baseAddress!, blob.count) == 0 }) {
+            return hit.settings
+        }
+        let settings = try SessionExport.parseSettings(blob)
+        if entries.count >= Self.limit { entries.removeAll(keepingCapacity: true) }
+        entries[key] = (Array(blob), settings)
+        return settings
+    }
+
+    mutating func forget(_ key: RemoteSessionKey) { entries[key] = nil }
 }
 
 extension Session {
@@ -113,6 +155,7 @@ extension ClusterEndpoint {
         let export = try SessionExport(reading: &reader)
         let session = Session(remote: export, loop: loop)
         let key = RemoteSessionKey(frontendID: export.frontendID, sessionID: export.sessionID)
+        exportSettings.forget(key)
         for callback in closedCallbacks.removeValue(forKey: key) ?? [] { callback(session) }
         loop.core.sessions.notifyClosed(session)
     }

@@ -64,6 +64,14 @@ struct ForwardingTests {
         // The next forward carries them.
         try client.request(route: "area.areaHandler.echo", id: 2)
         #expect(try client.expectResponse(id: 2)["uid"] as? String == "bob")
+        // A setting changed on the frontend reaches the next forward, and
+        // again (the backend reuses parsed settings only while they match).
+        for (n, rid) in ["r1", "r2", "r1"].enumerated() {
+            try client.request(route: "connector.entryHandler.login", id: 10 + 2 * n, body: #"{"rid":"\#(rid)"}"#)
+            #expect(try client.expectResponse(id: 10 + 2 * n)["code"] as? Int == 200)
+            try client.request(route: "area.areaHandler.echo", id: 11 + 2 * n)
+            #expect(try client.expectResponse(id: 11 + 2 * n)["rid"] as? String == rid)
+        }
         // The kick is sent during the handler, before its answer: as with a
         // local session, the client gets the kick and the connection closes.
         try client.request(route: "area.areaHandler.kick", id: 3)
