@@ -16,20 +16,10 @@ final class NetworkNamespace: @unchecked Sendable {
     let innerAddress: String
     private let inner: String
 
-    /// Root and `ip`, and not the suite's ThreadSanitizer run: its runtime
-    /// fails (a SEGV inside it, no stack) when a signal reaches a thread as
-    /// that thread exits, and the many short-lived `ip` children send
-    /// SIGCHLD while other suites' threads come and go. What these tests
-    /// check is real processes' behavior, which the plain and the
-    /// AddressSanitizer runs cover.
+    /// Root and `ip`, and not the ThreadSanitizer run (see
+    /// `ShaddockProcess.manyProcessesAllowed`).
     static var isAvailable: Bool {
-        geteuid() == 0 && FileManager.default.isExecutableFile(atPath: ip) && !underThreadSanitizer
-    }
-
-    static var underThreadSanitizer: Bool {
-        let handle = dlopen(nil, RTLD_NOW)
-        defer { if let handle { dlclose(handle) } }
-        return dlsym(handle, "__tsan_init") != nil
+        geteuid() == 0 && FileManager.default.isExecutableFile(atPath: ip) && ShaddockProcess.manyProcessesAllowed
     }
     private static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"]
         .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/ip"
