@@ -47,9 +47,7 @@ extension ClusterEndpoint {
             serving = client
             // A request that gets an answer carries the pushes its handler
             // makes for the requester's frontend (see PushRiders).
-            if reply != nil, let server = live.byID[client.frontendID] {
-                riders.begin(frontendID: client.frontendID, subject: subject(server.id, loop: pushLoop(server)))
-            }
+            if reply != nil { riders.begin(for: client) }
             let outcome = loop.runInline(request, entry, session)
             serving = nil
             answerForward(reply, outcome, deadline: deadline)

@@ -44,8 +44,10 @@ extension ClusterEndpoint {
     /// on the path its answer takes (this loop's NATS connection, that
     /// loop's subscription): the client gets it before the answer, as from
     /// a single process. Other pushes spread by this loop's index.
-    func pushLoop(_ server: ClusterServer) -> Int {
-        if let client = serving ?? Self.servingTask, client.frontendID == server.id {
+    func pushLoop(_ server: ClusterServer) -> Int { pushLoop(server, for: serving ?? Self.servingTask) }
+
+    func pushLoop(_ server: ClusterServer, for client: RemoteSessionKey?) -> Int {
+        if let client, client.frontendID == server.id {
             let index = Int(client.sessionID & 0xFF)
             if index < server.loops { return index }
         }
@@ -174,11 +176,10 @@ extension ClusterEndpoint {
 /// answer's NATS message (`pushesThenResponse`) instead of one message each,
 /// and reach that frontend just before the answer, as from one process.
 /// Whatever the answer does not take (a deadline passed, a push too large
-/// to ride) goes on its own to `subject`, the requester's loop.
+/// to ride) goes on its own to the requester's loop.
 struct PushRiders {
     /// Set while a handler serves a request that will be answered.
-    private(set) var frontendID: String?
-    private(set) var subject = ""
+    private(set) var client: RemoteSessionKey?
     /// Each rider as a blob (a 4-byte length and a whole `push` message).
     private(set) var bytes: [UInt8] = []
     private(set) var count = 0
@@ -186,14 +187,11 @@ struct PushRiders {
     /// `max_payload`, and one large push is no worse off on its own.
     static let maxBytes = 64 * 1024
 
-    mutating func begin(frontendID: String, subject: String) {
-        self.frontendID = frontendID
-        self.subject = subject
-    }
+    mutating func begin(for client: RemoteSessionKey) { self.client = client }
 
     /// Takes `head` + `body` as a rider if it can ride.
     mutating func take(_ head: [UInt8], _ body: [UInt8], for frontendID: String) -> Bool {
-        guard frontendID == self.frontendID, count < Int(UInt16.max), bytes.count + head.count + body.count <= Self.maxBytes
+        guard frontendID == client?.frontendID, count < Int(UInt16.max), bytes.count + head.count + body.count <= Self.maxBytes
         else { return false }
         var length = UInt32(head.count + body.count).bigEndian
         withUnsafeBytes(of: &length) { bytes.append(contentsOf: $0) }
@@ -205,7 +203,7 @@ struct PushRiders {
 
     /// The answer took them (or there are none left to send).
     mutating func end() {
-        frontendID = nil
+        client = nil
         bytes.removeAll(keepingCapacity: true)
         count = 0
     }
@@ -216,8 +214,11 @@ extension ClusterEndpoint {
     /// collecting.
     func sendRiders() {
         defer { riders.end() }
-        guard riders.count > 0 else { return }
-        var subject = riders.subject
+        guard riders.count > 0, let client = riders.client else { return }
+        guard let server = live.byID[client.frontendID] else {
+            return loop.counters.add(.pushesUndeliverable, UInt64(riders.count))
+        }
+        var subject = subject(server.id, loop: pushLoop(server, for: client))
         subject.withUTF8 { s in
             riders.bytes.withUnsafeBytes { all in
                 var reader = ClusterReader(all)
