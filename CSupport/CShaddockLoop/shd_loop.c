@@ -113,14 +113,21 @@ int shd_loop_listen(shd_loop_t *loop, const char *host, int port, int *bound_por
     return SHD_OK;
 }
 
+/// The loop this thread runs, for shd_loop_current_ctx.
+static __thread shd_loop_t *current_loop;
+
+void *shd_loop_current_ctx(void) { return current_loop ? current_loop->ctx : NULL; }
+
 int shd_loop_run(shd_loop_t *loop) {
     loop->thread = uv_thread_self();
+    current_loop = loop;
     __atomic_store_n(&loop->running, 1, __ATOMIC_RELEASE);
     uv_run(&loop->uv, UV_RUN_DEFAULT);
     // What was posted while the loop wound down is still delivered, so its
     // owners can release it.
     shd__mailbox_drain(loop);
     __atomic_store_n(&loop->running, 0, __ATOMIC_RELEASE);
+    current_loop = NULL;
     return 0;
 }
 

@@ -85,23 +85,34 @@ public enum ExampleApp {
         }
 
         let ok = EncodedJSON(["code": 200])
+        // The body's members are read in place and the push is written
+        // straight into the loop's output: no JSON tree, no lock.
         app.handle("chat.chatHandler.send") { request, session in
-            let body = request.json
             let (uid, room) = try member(session, channels)
-            let target = body["target"]?.stringValue ?? "*"
-            let message: JSONValue = ["msg": body["content"] ?? .string(""), "from": .string(uid), "target": .string(target)]
+            let content = request["content"]
+            let target = request["target"]?.stringValue ?? "*"
+            func chat(_ o: inout JSONObjectWriter) {
+                if let content { o.add("msg", content) } else { o.add("msg", "") }
+                o.add("from", uid)
+                o.add("target", target)
+            }
             if target == "*" {
-                room.push(route: "onChat", body: message)
+                room.push(route: "onChat", object: chat)
             } else {
-                room.push(route: "onChat", body: message, toUids: [target])
+                room.push(route: "onChat", toUids: [target], object: chat)
             }
             return .encoded(ok)
         }
 
         app.handle("chat.chatHandler.notify") { request, session in
             let (uid, room) = try member(session, channels)
-            room.push(route: "onChat", body: ["msg": request.json["content"] ?? .string(""), "from": .string(uid),
-                                              "target": "*", "via": "notify"])
+            let content = request["content"]
+            room.push(route: "onChat") { o in
+                if let content { o.add("msg", content) } else { o.add("msg", "") }
+                o.add("from", uid)
+                o.add("target", "*")
+                o.add("via", "notify")
+            }
             return .encoded(ok)
         }
         return app

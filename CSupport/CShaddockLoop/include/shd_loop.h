@@ -154,6 +154,10 @@ void shd_loop_set_interval(shd_loop_t *loop, uint32_t ms);
 /// Whether the calling thread is the one running the loop.
 int shd_loop_on_thread(const shd_loop_t *loop);
 
+/// The `ctx` of the loop the calling thread runs, or NULL when it runs none
+/// (a thread-local read: no search through the loops).
+void *shd_loop_current_ctx(void);
+
 /// Stops accepting, aborts every connection and closes the loop's handles, so
 /// that shd_loop_run returns once the closes complete.
 void shd_loop_shutdown(shd_loop_t *loop);

@@ -52,6 +52,12 @@ public struct Request: @unchecked Sendable {
     /// Pomelo (and is counted as `invalidJSONBodies`).
     public var json: JSONValue { (try? JSON.parse(body)) ?? .object(JSONObject()) }
 
+    /// The body's member `key`, read in place: no tree is built and nothing
+    /// is allocated. Valid during the handler call, like the request
+    /// (`request["content"]`, then `.stringValue`, `.isString("*")`, or into
+    /// a push as it came with `JSONObjectWriter.add`).
+    public subscript(key: String) -> JSONSlice? { JSONSlice(trimming: body)[key] }
+
     /// The body's raw bytes, valid JSON (or `{}`), for handlers that decode
     /// it themselves.
     public func withBodyBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

@@ -41,6 +41,9 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
     var serving: RemoteSessionKey?
     /// Pushes for `serving`'s frontend that ride in the answer.
     var riders = PushRiders()
+    /// A push's body for other frontends, written here by a handler on this
+    /// loop and reused (see Cluster.push(route:to:json:)).
+    var pushBody: [UInt8] = []
     /// Forwarded sessions' settings, parsed once per change.
     var exportSettings = ExportSettingsCache()
     /// Backend sessions' close callbacks, until their frontend says they closed.

@@ -8,30 +8,43 @@ extension Cluster {
     /// Runs `body` on the calling loop's endpoint, or on loop 0's when the
     /// caller is not a loop.
     func withEndpoint(_ body: @escaping (ClusterEndpoint) -> Void) {
-        if let endpoint = endpoints.first(where: { $0.loop.isCurrent }) { return body(endpoint) }
+        if let endpoint = endpointHere { return body(endpoint) }
         let endpoint = endpoints[0]
         endpoint.loop.execute { _ in body(endpoint) }
     }
 
-    /// One message to each frontend in `groups`.
-    func push(route: String, body: JSONValue, to groups: [RemotePushTargets]) {
-        let bytes = body.serialized
-        withEndpoint { $0.sendPush(route: route, body: bytes, to: groups) }
+    /// The calling loop's endpoint, if the caller is one of this server's loops.
+    var endpointHere: ClusterEndpoint? { endpoints.first { $0.loop.isCurrent } }
+
+    /// One message to each frontend in `groups`; `json` appends the body's
+    /// JSON text. On a handler's loop (the common case) it is written into
+    /// that loop's reused buffer and sent from there: no copy, no closure.
+    func push(route: String, to groups: [RemotePushTargets], json: (inout [UInt8]) -> Void) {
+        if let endpoint = endpointHere {
+            var body: [UInt8] = []
+            swap(&body, &endpoint.pushBody)
+            body.removeAll(keepingCapacity: true)
+            json(&body)
+            endpoint.sendPush(route: route, body: body, to: groups)
+            swap(&body, &endpoint.pushBody)
+            return
+        }
+        var body: [UInt8] = []
+        json(&body)
+        withEndpoint { $0.sendPush(route: route, body: body, to: groups) }
     }
 
     /// `uids` looked up by every other live frontend: one message each.
-    func push(route: String, body: JSONValue, toUidsOnOtherFrontends uids: [String]) {
-        let bytes = body.serialized
+    func push(route: String, body: [UInt8], toUidsOnOtherFrontends uids: [String]) {
         withEndpoint { endpoint in
             let groups = endpoint.otherFrontends().map { RemotePushTargets(frontendID: $0.id, uids: uids) }
-            endpoint.sendPush(route: route, body: bytes, to: groups)
+            endpoint.sendPush(route: route, body: body, to: groups)
         }
     }
 
     /// One broadcast message to every other live frontend.
-    func broadcast(route: String, body: JSONValue, boundOnly: Bool) {
-        let bytes = body.serialized
-        withEndpoint { $0.sendBroadcast(route: route, body: bytes, boundOnly: boundOnly) }
+    func broadcast(route: String, body: [UInt8], boundOnly: Bool) {
+        withEndpoint { $0.sendBroadcast(route: route, body: body, boundOnly: boundOnly) }
     }
 }
 

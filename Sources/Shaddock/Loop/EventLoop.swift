@@ -39,6 +39,8 @@ final class EventLoop: @unchecked Sendable {
     var draining: Drain?
     /// In a cluster: this loop's NATS link and what waits on it.
     var cluster: ClusterEndpoint?
+    /// The channels this loop's handlers looked up (see LoopChannelCache).
+    var channels: LoopChannelCache?
     /// Whether the NATS link is up (nil: no cluster); read by /metrics
     /// from the admin thread.
     var natsUp: Bool? { core.cluster == nil ? nil : natsConnected.load(ordering: .relaxed) }

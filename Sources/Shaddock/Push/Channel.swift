@@ -1,4 +1,5 @@
 import ShaddockProtocol
+import Synchronization
 
 /// A named group of members (Pomelo's Channel), each a uid and where its
 /// client is: a session (of this server, or a backend session naming its
@@ -7,9 +8,8 @@ import ShaddockProtocol
 /// each other frontend that holds members.
 public final class Channel: Sendable {
     public let name: String
-    /// Weak: the service keeps its channels; a channel kept by its user
-    /// after the service is gone pushes nowhere.
-    private weak let service: ChannelService?
+    /// Where pushes go (shared with the service).
+    private let delivery: PushDelivery
 
     private struct State {
         var order: [String] = []
@@ -20,10 +20,12 @@ public final class Channel: Sendable {
     }
 
     private let state = Locked(State())
+    /// Set when the service destroys it: loops' caches drop it then.
+    let destroyed = Atomic<Bool>(false)
 
-    init(name: String, service: ChannelService) {
+    init(name: String, delivery: PushDelivery) {
         self.name = name
-        self.service = service
+        self.delivery = delivery
     }
 
     /// Adds (or re-adds) `uid` with the session it pushes to: a session of
@@ -82,27 +84,47 @@ public final class Channel: Sendable {
 
     /// Pushes to every member.
     public func push(route: String, body: JSONValue) {
-        guard let service, let (loops, core) = service.running() else { return }
-        let targets: PushTargets = state.withLock { s in
-            if let cached = s.targets, cached.byLoop.count == loops.count { return cached }
-            var t = PushTargets(loops: loops.count)
-            for uid in s.order { t.add(uid: uid, s.members[uid]!, me: core.config.serverID, sessions: service.sessions) }
-            s.targets = t
-            return t
-        }
-        service.deliver(route: route, body: body, to: targets, loops: loops, core: core)
+        push(route: route, json: { body.write(into: &$0) })
+    }
+
+    /// Pushes the object `fill` writes to every member. When the members are
+    /// all on the calling loop (a handler pushing to its room), the members
+    /// are written straight into the loop's output: no tree, no copy.
+    public func push(route: String, object fill: (inout JSONObjectWriter) -> Void) {
+        push(route: route, json: { JSONObjectWriter.write(into: &$0, fill) })
     }
 
     /// Pushes to the members among `uids`.
     public func push(route: String, body: JSONValue, toUids uids: [String]) {
-        guard let service, let (loops, core) = service.running() else { return }
+        push(route: route, toUids: uids, json: { body.write(into: &$0) })
+    }
+
+    /// Pushes the object `fill` writes to the members among `uids`.
+    public func push(route: String, toUids uids: [String], object fill: (inout JSONObjectWriter) -> Void) {
+        push(route: route, toUids: uids, json: { JSONObjectWriter.write(into: &$0, fill) })
+    }
+
+    private func push(route: String, json: (inout [UInt8]) -> Void) {
+        guard let (loops, core) = delivery.running() else { return }
+        let targets: PushTargets = state.withLock { s in
+            if let cached = s.targets, cached.byLoop.count == loops.count { return cached }
+            var t = PushTargets(loops: loops.count)
+            for uid in s.order { t.add(uid: uid, s.members[uid]!, me: core.config.serverID, sessions: delivery.sessions) }
+            s.targets = t
+            return t
+        }
+        delivery.deliver(route: route, to: targets, loops: loops, core: core, json: json)
+    }
+
+    private func push(route: String, toUids uids: [String], json: (inout [UInt8]) -> Void) {
+        guard let (loops, core) = delivery.running() else { return }
         let targets: PushTargets = state.withLock { s in
             var t = PushTargets(loops: loops.count)
             for uid in uids {
-                if let m = s.members[uid] { t.add(uid: uid, m, me: core.config.serverID, sessions: service.sessions) }
+                if let m = s.members[uid] { t.add(uid: uid, m, me: core.config.serverID, sessions: delivery.sessions) }
             }
             return t
         }
-        service.deliver(route: route, body: body, to: targets, loops: loops, core: core)
+        delivery.deliver(route: route, to: targets, loops: loops, core: core, json: json)
     }
 }

@@ -1,4 +1,5 @@
 import ShaddockProtocol
+import Synchronization
 
 /// Channels by name, and pushes to uids and to everyone (Pomelo's
 /// ChannelService). Every method works from any thread.
@@ -7,34 +8,58 @@ import ShaddockProtocol
 /// (directly when the caller runs on that loop, otherwise through the loop's
 /// mailbox), and its scheduler batches them per session.
 public final class ChannelService: Sendable {
-    let sessions: SessionService
+    /// Where pushes go; the channels share it.
+    let delivery: PushDelivery
     private let table = Locked<[String: Channel]>([:])
-    /// The running server's loops and core; nil until it starts.
-    private let attached = Locked<(loops: [EventLoop], core: GatewayCore)?>(nil)
+    /// How many channels exist: bounds what the loops' caches keep.
+    private let live = Atomic<Int>(0)
 
-    init(sessions: SessionService) { self.sessions = sessions }
+    init(sessions: SessionService) { delivery = PushDelivery(sessions: sessions) }
 
-    func attach(loops: [EventLoop], core: GatewayCore) { attached.withLock { $0 = (loops, core) } }
+    var sessions: SessionService { delivery.sessions }
+
+    func attach(loops: [EventLoop], core: GatewayCore) { delivery.attach(loops: loops, core: core) }
 
     /// The server has stopped: pushes have nowhere to go, and the loops
     /// (which hold the core, which holds this) are let go.
-    func detach() { attached.withLock { $0 = nil } }
+    func detach() { delivery.detach() }
 
     /// The channel named `name`, created if it does not exist.
     public func create(_ name: String) -> Channel {
-        table.withLock { t in
+        if let c = get(name) { return c }
+        return table.withLock { t in
             if let c = t[name] { return c }
-            let c = Channel(name: name, service: self)
+            let c = Channel(name: name, delivery: delivery)
             t[name] = c
+            live.add(1, ordering: .relaxed)
             return c
         }
     }
 
-    /// The channel named `name`, if it exists.
-    public func get(_ name: String) -> Channel? { table.withLock { $0[name] } }
+    /// The channel named `name`, if it exists. On a loop thread (a handler)
+    /// it is read from the loop's own cache: no lock.
+    public func get(_ name: String) -> Channel? {
+        guard let loop = EventLoop.current else { return table.withLock { $0[name] } }
+        let cache = loop.channelCache(of: self)
+        if let c = cache.table[name] {
+            if !c.destroyed.load(ordering: .acquiring) { return c }
+            cache.table[name] = nil
+        }
+        guard let c = table.withLock({ $0[name] }) else { return nil }
+        cache.remember(c, name: name, live: live.load(ordering: .relaxed))
+        return c
+    }
 
     /// Removes a channel; it keeps working for whoever still holds it.
-    public func destroy(_ name: String) { table.withLock { _ = $0.removeValue(forKey: name) } }
+    public func destroy(_ name: String) {
+        table.withLock { t in
+            guard let c = t.removeValue(forKey: name) else { return }
+            // Under the lock: a loop that reads the table after this finds
+            // it gone, and one that cached it sees the flag.
+            c.destroyed.store(true, ordering: .releasing)
+            live.subtract(1, ordering: .relaxed)
+        }
+    }
 
     /// Channels that exist.
     public var count: Int { table.withLock { $0.count } }
@@ -43,57 +68,45 @@ public final class ChannelService: Sendable {
     /// `pushMessageByUids`): here, and in a cluster on every other frontend
     /// (one message each, which looks the uids up).
     public func push(route: String, body: JSONValue, toUids uids: [String]) {
-        guard !uids.isEmpty, let (loops, core) = running() else { return }
+        push(route: route, toUids: uids, json: { body.write(into: &$0) })
+    }
+
+    /// The same with the object `fill` writes.
+    public func push(route: String, toUids uids: [String], object fill: (inout JSONObjectWriter) -> Void) {
+        push(route: route, toUids: uids, json: { JSONObjectWriter.write(into: &$0, fill) })
+    }
+
+    private func push(route: String, toUids uids: [String], json: (inout [UInt8]) -> Void) {
+        guard !uids.isEmpty, let (loops, core) = delivery.running() else { return }
         var targets = PushTargets(loops: loops.count)
         targets.localUids = uids
-        deliver(route: route, body: body, to: targets, loops: loops, core: core)
-        core.cluster?.push(route: route, body: body, toUidsOnOtherFrontends: uids)
+        delivery.deliver(route: route, to: targets, loops: loops, core: core, json: json)
+        if let cluster = core.cluster {
+            var bytes: [UInt8] = []
+            json(&bytes)
+            cluster.push(route: route, body: bytes, toUidsOnOtherFrontends: uids)
+        }
     }
 
     /// Pushes to every session that completed its handshake (only bound ones
     /// if `boundOnly`), on every loop (Pomelo's `broadcast`); in a cluster,
     /// one message to every other frontend.
     public func broadcast(route: String, body: JSONValue, boundOnly: Bool = false) {
-        guard let (loops, core) = running() else { return }
-        if let push = core.encodePush(route: route, body: body) {
-            for loop in loops { hand(PushMessage(broadcast: push, boundOnly: boundOnly), to: loop) }
-        }
-        core.cluster?.broadcast(route: route, body: body, boundOnly: boundOnly)
+        broadcast(route: route, boundOnly: boundOnly, json: { body.write(into: &$0) })
     }
 
-    /// Encodes once for this server's receivers and hands each loop its
-    /// share; the members on other frontends get one message per frontend.
-    func deliver(route: String, body: JSONValue, to targets: PushTargets, loops: [EventLoop], core: GatewayCore) {
-        if targets.hasLocal {
-            let byLoop = targets.localSessions(sessions)
-            // The one loop that holds receivers, if only one does (-2: several).
-            var only = -1
-            for i in byLoop.indices where !byLoop[i].isEmpty { only = only == -1 ? i : -2 }
-            if only >= 0, loops[only].isCurrent {
-                // Every receiver here is on the calling loop (a handler
-                // pushing to its room, say): encoded into that loop's
-                // arena, nothing shared, nothing posted.
-                loops[only].scheduler.stage(route: route, body: body, forSessions: byLoop[only])
-            } else if only != -1, let push = core.encodePush(route: route, body: body) {
-                for (i, sessions) in byLoop.enumerated() where !sessions.isEmpty {
-                    hand(PushMessage(push, to: sessions), to: loops[i])
-                }
-            }
-        }
-        guard !targets.remote.isEmpty else { return }
-        if let cluster = core.cluster {
-            cluster.push(route: route, body: body, to: targets.remote)
-        } else {
-            let n = UInt64(targets.remote.reduce(0) { $0 + $1.count })
-            loops[0].execute { $0.counters.add(.pushesUndeliverable, n) }
-        }
+    /// The same with the object `fill` writes.
+    public func broadcast(route: String, boundOnly: Bool = false, object fill: (inout JSONObjectWriter) -> Void) {
+        broadcast(route: route, boundOnly: boundOnly, json: { JSONObjectWriter.write(into: &$0, fill) })
     }
 
-    /// Delivers now when the caller runs on that loop, else through its
-    /// mailbox.
-    private func hand(_ message: PushMessage, to loop: EventLoop) {
-        if loop.isCurrent { message.deliver(on: loop) } else { loop.post(message) }
+    private func broadcast(route: String, boundOnly: Bool, json: (inout [UInt8]) -> Void) {
+        guard let (loops, core) = delivery.running() else { return }
+        var bytes: [UInt8] = []
+        json(&bytes)
+        if let push = core.encodePush(route: route, body: { $0.append(contentsOf: bytes) }) {
+            for loop in loops { delivery.hand(PushMessage(broadcast: push, boundOnly: boundOnly), to: loop) }
+        }
+        core.cluster?.broadcast(route: route, body: bytes, boundOnly: boundOnly)
     }
-
-    func running() -> (loops: [EventLoop], core: GatewayCore)? { attached.withLock { $0 } }
 }

@@ -33,10 +33,15 @@ enum PushEncoding {
         append(route: route, dictionary: dictionary, into: &out) { $0.append(contentsOf: rawBody) }
     }
 
-    private static func append(route: String, dictionary: RouteDictionary?, into out: inout [UInt8],
+    /// The same with the body appended by `body`.
+    static func append(route: String, dictionary: RouteDictionary?, into out: inout [UInt8],
                                body: (inout [UInt8]) -> Void) -> Bool {
         let start = out.count
-        out.append(contentsOf: [PackageType.data.rawValue, 0, 0, 0])
+        // Four appends, not an array literal (which would be allocated).
+        out.append(PackageType.data.rawValue)
+        out.append(0)
+        out.append(0)
+        out.append(0)
         if let code = dictionary?.code(for: route) {
             out.append(MessageType.push.rawValue << 1 | 0x01)
             out.append(UInt8(code >> 8))

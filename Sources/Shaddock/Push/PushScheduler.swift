@@ -91,8 +91,9 @@ final class PushScheduler {
 
     var hasStaged: Bool { !dirty.isEmpty }
 
-    /// Encodes and stages a push for one connection.
-    func stage(route: String, body: JSONValue, for c: Connection) {
+    /// Encodes and stages a push for one connection; `body` appends the
+    /// body's JSON.
+    func stage(route: String, for c: Connection, body: (inout [UInt8]) -> Void) {
         guard accepts(c), let (start, length) = encodeIntoArena(route: route, body: body) else { return }
         link(c, source: -1, offset: start, length: length)
     }
@@ -100,7 +101,7 @@ final class PushScheduler {
     /// Encodes a push once into the arena and stages it for every one of
     /// `sessions` (all of this loop): a channel push whose members are all
     /// here costs no shared copy and no mailbox message.
-    func stage(route: String, body: JSONValue, forSessions sessions: [Session]) {
+    func stage(route: String, forSessions sessions: [Session], body: (inout [UInt8]) -> Void) {
         guard let (start, length) = encodeIntoArena(route: route, body: body) else { return }
         sessions.withUnsafeBufferPointer { sessions in
             for i in sessions.indices {
@@ -120,10 +121,10 @@ final class PushScheduler {
 
     /// Appends a push package to the arena: where it starts and its length,
     /// or nil (counted, logged) when it cannot be encoded.
-    private func encodeIntoArena(route: String, body: JSONValue) -> (Int, Int)? {
+    private func encodeIntoArena(route: String, body: (inout [UInt8]) -> Void) -> (Int, Int)? {
         let start = arena.count
         let dictionary = loop.core.config.useDictionary ? loop.core.dictionary : nil
-        guard PushEncoding.append(route: route, body: body, dictionary: dictionary, into: &arena) else {
+        guard PushEncoding.append(route: route, dictionary: dictionary, into: &arena, body: body) else {
             loop.counters.add(.pushesUnencodable)
             loop.logger.warning("push \(route) dropped: too large or the route is too long")
             return nil
@@ -189,7 +190,12 @@ final class PushScheduler {
     /// Writes every staged batch.
     func flushAll() {
         guard !dirty.isEmpty else { return }
-        for c in dirty where c.stagedHead >= 0 { write(c) }
+        // Indexed: for-in allocates an iterator frame in debug builds.
+        var k = 0
+        while k < dirty.count {
+            if dirty[k].stagedHead >= 0 { write(dirty[k]) }
+            k += 1
+        }
         dirty.removeAll(keepingCapacity: true)
         entries.pointee.count = 0
         shared.removeAll(keepingCapacity: true)
@@ -233,33 +239,26 @@ final class PushScheduler {
         arena.withUnsafeBytes { arenaBytes in
           shared.withUnsafeBufferPointer { shared in
             let websocket = c.transport == .websocket
-            var headerAt = 0
-            var frameSlice = -1
-            var frameLength = 0
-            func closeFrame() {
-                guard frameSlice >= 0 else { return }
-                let h = UnsafeMutableRawBufferPointer(start: headers + headerAt, count: WebSocketFrameEncoder.maxHeaderLength)
-                let len = WebSocketFrameEncoder.writeHeader(.binary, payloadLength: frameLength, into: h, at: 0)
-                slices[frameSlice] = shd_slice_t(base: UnsafeRawPointer(h.baseAddress), len: len)
-                headerAt += len
-            }
+            // Where the frame being packed has its header slice, and its
+            // length so far (a WebSocket message per at most maxFrameBytes).
+            var frame = FrameInProgress()
             var i = c.stagedHead
             while i >= 0 {
                 let e = table[Int(i)]
                 let base = e.source < 0 ? arenaBytes.baseAddress! : UnsafeRawPointer(shared[Int(e.source)].bytes.baseAddress!)
-                if websocket && (frameSlice < 0 || frameLength + Int(e.length) > Self.maxFrameBytes) {
-                    closeFrame()
-                    frameSlice = n
-                    frameLength = 0
+                if websocket && (frame.slice < 0 || frame.length + Int(e.length) > Self.maxFrameBytes) {
+                    closeFrame(&frame)
+                    frame.slice = n
+                    frame.length = 0
                     n += 1
                 }
                 slices[n] = shd_slice_t(base: base + Int(e.offset), len: Int(e.length))
                 n += 1
-                frameLength += Int(e.length)
+                frame.length += Int(e.length)
                 packages += 1
                 i = e.next
             }
-            if websocket { closeFrame() }
+            if websocket { closeFrame(&frame) }
           }
         }
         let rc = shd_conn_writev(c.raw, slices, n)
@@ -273,6 +272,24 @@ final class PushScheduler {
         } else {
             loop.counters.add(.pushesUndeliverable, packages)
         }
+    }
+
+    /// A WebSocket frame being packed in `write`.
+    private struct FrameInProgress {
+        var slice = -1
+        var length = 0
+        var headerAt = 0
+    }
+
+    /// Writes the header of the frame being packed into its slice. A method
+    /// with the state passed in, not a nested function: one capturing the
+    /// loop's variables would box them on the heap in debug builds.
+    private func closeFrame(_ frame: inout FrameInProgress) {
+        guard frame.slice >= 0 else { return }
+        let h = UnsafeMutableRawBufferPointer(start: headers + frame.headerAt, count: WebSocketFrameEncoder.maxHeaderLength)
+        let len = WebSocketFrameEncoder.writeHeader(.binary, payloadLength: frame.length, into: h, at: 0)
+        slices[frame.slice] = shd_slice_t(base: UnsafeRawPointer(h.baseAddress), len: len)
+        frame.headerAt += len
     }
 
     private func reserve(_ slotsNeeded: Int) {

@@ -41,7 +41,16 @@ struct PushTargets {
 
     init(loops: Int) { byLoop = [[Session]](repeating: [], count: loops) }
 
-    var hasLocal: Bool { !localUids.isEmpty || byLoop.contains { !$0.isEmpty } }
+    var hasLocal: Bool {
+        guard localUids.isEmpty else { return true }
+        // Indexed: a closure over generic code allocates in debug builds.
+        var i = 0
+        while i < byLoop.count {
+            if !byLoop[i].isEmpty { return true }
+            i += 1
+        }
+        return false
+    }
 
     /// Adds a member; `me` is this server's id.
     mutating func add(uid: String, _ member: ChannelMember, me: String, sessions: SessionService) {

@@ -103,6 +103,11 @@ final class GatewayCore: Sendable {
         encodePush(route) { PushEncoding.append(route: route, body: body, dictionary: $0, into: &$1) }
     }
 
+    /// The same with the body appended by `body`.
+    func encodePush(route: String, body: (inout [UInt8]) -> Void) -> EncodedPush? {
+        encodePush(route) { PushEncoding.append(route: route, dictionary: $0, into: &$1, body: body) }
+    }
+
     /// The same for a body serialized elsewhere (a push from another server).
     func encodePush(route: String, rawBody: UnsafeRawBufferPointer) -> EncodedPush? {
         encodePush(route) { PushEncoding.append(route: route, rawBody: rawBody, dictionary: $0, into: &$1) }

@@ -52,7 +52,7 @@ extension JSONValue {
 }
 
 @inline(__always)
-private func appendStatic(_ s: StaticString, to out: inout [UInt8]) {
+func appendStatic(_ s: StaticString, to out: inout [UInt8]) {
     out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
 }
 
@@ -64,7 +64,7 @@ private let hexDigits: StaticString = "0123456789abcdef"
 /// forms where JSON has them, else \u00xx in lowercase hex). '/', DEL and
 /// non-ASCII, U+2028/9 included, go out verbatim. Lone surrogates, which
 /// JavaScript would escape, cannot occur in a Swift String.
-private func writeJSONString(_ string: String, into out: inout [UInt8]) {
+func writeJSONString(_ string: String, into out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))
     var string = string
     string.withUTF8 { bytes in
@@ -100,7 +100,7 @@ private func writeJSONString(_ string: String, into out: inout [UInt8]) {
 
 /// ECMA-262 Number::toString(x) with JSON.stringify's rule that non-finite
 /// numbers become null.
-private func writeJSONNumber(_ x: Double, into out: inout [UInt8]) {
+func writeJSONNumber(_ x: Double, into out: inout [UInt8]) {
     guard x.isFinite else { return appendStatic("null", to: &out) }
     if x == 0 { return out.append(UInt8(ascii: "0")) }  // -0 too
     if x < 0 { out.append(UInt8(ascii: "-")) }

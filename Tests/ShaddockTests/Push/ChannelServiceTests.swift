@@ -33,6 +33,78 @@ import Glibc
         channels.push(route: "onChat", body: ["x": 1], toUids: ["u"])
     }
 
+    /// A handler's lookups read the loop's cache without a lock, and still
+    /// see every create and destroy made anywhere; the cache stays bounded
+    /// by the channels that exist when it misses.
+    @Test func loopLookupsSeeCreatesAndDestroys() throws {
+        let server = try TestServer(app: PushTestApp.make(), threads: 1)
+        let channels = server.server.channels
+        let loop = server.server.loops[0]
+        func onLoop(_ name: String) -> Channel? {
+            let found = Locked<Channel?>(nil)
+            server.onLoop { found.withLock { $0 = channels.get(name) } }
+            return found.withLock { $0 }
+        }
+        #expect(onLoop("a") == nil)
+        let a = channels.create("a")
+        #expect(onLoop("a") === a)
+        #expect(onLoop("a") === a)
+        channels.destroy("a")
+        #expect(onLoop("a") == nil)
+        let again = channels.create("a")
+        #expect(again !== a && onLoop("a") === again)
+        channels.destroy("a")
+        let newer = channels.create("a")
+        #expect(onLoop("a") === newer)
+
+        // Many rooms come and go; those never looked up again are swept.
+        for round in 0..<10 {
+            for i in 0..<100 { _ = channels.create("r\(round)-\(i)") }
+            for i in 0..<100 { #expect(onLoop("r\(round)-\(i)") != nil) }
+            for i in 0..<100 { channels.destroy("r\(round)-\(i)") }
+        }
+        let cached = Locked(0)
+        server.onLoop { cached.withLock { $0 = loop.channels?.table.count ?? -1 } }
+        // At most twice the channels that existed at its last miss (101
+        // here) and 64; without the sweep it would hold all 1,001.
+        #expect(cached.withLock { $0 } <= 2 * 101 + 64 + 1)
+        #expect(onLoop("r0-0") == nil && onLoop("a") === newer)
+    }
+
+    /// A push written member by member reaches every member, on the
+    /// calling loop and on the other, to all, to some uids and to everyone
+    /// connected, with the bytes a JSONValue body would have made.
+    @Test(arguments: transports)
+    func pushesWrittenInPlace(_ kind: TransportKind) throws {
+        let server = try TestServer(app: PushTestApp.make(), threads: 2)
+        let peers = try server.peersOnBothLoops(kind, perLoop: 1)
+        let room = server.server.channels.create("room")
+        for (i, (uid, peer)) in zip(["w0", "w1"], peers).enumerated() {
+            room.add(uid: uid, session: peer.session)
+            #expect(try peer.client.bind(uid, requestID: 10 + i) == 200)
+        }
+        let expected = #"{"msg":"hi","n":1,"nested":{"ok":true}}"#
+        @Sendable func body(_ o: inout JSONObjectWriter) {
+            o.add("msg", "hi")
+            o.add("n", 1)
+            o.addObject("nested") { $0.add("ok", true) }
+        }
+        // From a handler's loop (loop 0): its member's share goes through
+        // the arena, the other loop's through the mailbox.
+        server.onLoop { room.push(route: "onChat", object: body) }
+        for peer in peers { #expect(try peer.client.readPush().bodyString == expected) }
+        room.push(route: "onChat", toUids: ["w1"], object: body)
+        #expect(try peers[1].client.readPush().bodyString == expected)
+        try peers[0].client.expectNoPackage(within: 0.2)
+        server.server.channels.push(route: "onChat", toUids: ["w0"], object: body)
+        #expect(try peers[0].client.readPush().bodyString == expected)
+        server.server.channels.broadcast(route: "onChat", object: body)
+        for peer in peers { #expect(try peer.client.readPush().bodyString == expected) }
+        peers[1].session.push(route: "onChat", object: body)
+        #expect(try peers[1].client.readPush().bodyString == expected)
+        #expect(server.counter(.pushesUndeliverable) == 0)
+    }
+
     /// Members on both loops: join order, push to all and to some, leave
     /// (only with the matching session), and a destroyed channel still
     /// pushes for whoever holds it.

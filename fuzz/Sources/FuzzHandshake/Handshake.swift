@@ -3,6 +3,10 @@
 // ClientHandshake and answered by the HandshakeResponder. Underneath, the
 // JSON codec: the validator (run on every request body) must agree with the
 // parser, and what the writer writes must parse back to the same value.
+// Handlers read request bodies in place (JSONSlice) and write pushes member
+// by member (JSONObjectWriter): on any bytes the slice reader stays inside
+// the buffer, and on valid JSON it finds what the parser finds, and the
+// object writer writes what the value writer writes.
 //
 // Input: the handshake package's body.
 import FuzzSupport
@@ -28,6 +32,11 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     if case .success(let value) = parsed {
         checkWritten(value)
         checkTyped(value)
+        checkSlices(body, value)
+    } else {
+        // Not JSON: nothing is promised but staying inside the buffer.
+        if let slice = JSONSlice(document: body) { probe(slice) }
+        probe(JSONSlice(trimming: body))
     }
 
     let client = ClientHandshake(body: body)
@@ -50,6 +59,32 @@ func checkWritten(_ value: JSONValue) {
     } else {
         invariant(reparsed.serialized == text, "written twice differently")
     }
+}
+
+/// Each member of a valid object, looked up in place, is the member the
+/// parser keeps (the last of its name); written again member by member it
+/// makes what the value writer makes.
+func checkSlices(_ body: UnsafeRawBufferPointer, _ value: JSONValue) {
+    guard let document = JSONSlice(document: body) else { return invariant(false, "valid JSON has no value") }
+    invariant(JSONSlice(trimming: body).bytes.count == document.bytes.count, "trimming and walking disagree")
+    guard value.isFinite, let object = value.objectValue else { return }
+    var expected = JSONObject()
+    for (key, _) in object { expected[key] = object[key] }
+    let written = JSONObjectWriter.bytes { w in
+        for (key, member) in expected {
+            guard let slice = document[key] else { return invariant(false, "member \(key) not found in place") }
+            invariant(slice.value == member, "member \(key) read in place as \(String(describing: slice.value))")
+            if case .string(let s) = member { invariant(slice.stringValue == s && slice.isString(s), "member \(key) as a string") }
+            w.add(key, slice)
+        }
+    }
+    invariant(written == JSONValue.object(expected).serialized, "written in place: \(String(decoding: written, as: UTF8.self))")
+}
+
+/// Reads everything a handler could read from a slice.
+func probe(_ slice: JSONSlice) {
+    _ = (slice.kind, slice.stringValue, slice.intValue, slice.boolValue, slice.isString("a"), slice.value)
+    for key in ["a", "sys", "", "\u{0}"] { if let member = slice[key] { _ = (member.kind, member.stringValue) } }
 }
 
 extension JSONValue {
