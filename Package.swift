@@ -36,9 +36,9 @@ let package = Package(
             name: "CZlib", path: "CSupport/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
-        // The C shim: event loops, sockets, write batching, deadlines.
+        // The C shim: event loops, sockets, write batching, deadlines, TLS.
         .target(
-            name: "CShaddockLoop", dependencies: ["CLibUV"], path: "CSupport/CShaddockLoop",
+            name: "CShaddockLoop", dependencies: ["CLibUV", "COpenSSL"], path: "CSupport/CShaddockLoop",
             cSettings: [.define("_GNU_SOURCE")]),
         // Digests and base64 for the handshake paths (SHA-1, MD5).
         .target(name: "CShaddockDigest", dependencies: ["COpenSSL"], path: "CSupport/CShaddockDigest"),

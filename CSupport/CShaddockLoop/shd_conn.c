@@ -23,6 +23,7 @@ void shd__conn_accept(shd_loop_t *loop) {
     }
     // Writes are already batched per iteration; Nagle would only add delay.
     uv_tcp_nodelay(&c->tcp, 1);
+    c->tls_sniff = loop->tls_ctx != NULL;
     shd__conn_link(c);
     SHD_STAT_ADD(loop, accepted, 1);
     loop->cb.on_open(loop->ctx, c);
@@ -54,7 +55,9 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
     shd_loop_t *loop = c->loop;
     size_t cap = loop->opt.read_buffer_size;
     c->tail_in_rbuf = 0;
-    if (c->tail_len == 0 || c->state != SHD_CONN_OPEN) {
+    // Over TLS the tail is plaintext: ciphertext always lands in the
+    // buffer alone (shd_tls.c puts the tail in front of what it decrypts).
+    if (c->tail_len == 0 || c->state != SHD_CONN_OPEN || c->tls != SHD_TLS_NONE) {
         *buf = uv_buf_init((char *)loop->rbuf, (unsigned)cap);
         return;
     }
@@ -64,17 +67,20 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
         *buf = uv_buf_init((char *)loop->rbuf + c->tail_len, (unsigned)(cap - c->tail_len));
         return;
     }
-    size_t want = c->tail_len + cap;
-    if (c->tail_cap < want) {
-        uint8_t *grown = realloc(c->tail, want);
-        if (grown == NULL) {
-            *buf = uv_buf_init(NULL, 0);  // libuv reports UV_ENOBUFS to on_read
-            return;
-        }
-        c->tail = grown;
-        c->tail_cap = want;
+    if (shd__conn_grow_tail(c, c->tail_len + cap) != SHD_OK) {
+        *buf = uv_buf_init(NULL, 0);  // libuv reports UV_ENOBUFS to on_read
+        return;
     }
     *buf = uv_buf_init((char *)c->tail + c->tail_len, (unsigned)(c->tail_cap - c->tail_len));
+}
+
+int shd__conn_grow_tail(shd_conn_t *c, size_t want) {
+    if (c->tail_cap >= want) return SHD_OK;
+    uint8_t *grown = realloc(c->tail, want);
+    if (grown == NULL) return SHD_ENOMEM;
+    c->tail = grown;
+    c->tail_cap = want;
+    return SHD_OK;
 }
 
 static void keep_tail(shd_conn_t *c, const uint8_t *rest, size_t len) {
@@ -90,18 +96,26 @@ static void keep_tail(shd_conn_t *c, const uint8_t *rest, size_t len) {
         c->tail_len = len;
         return;
     }
-    if (c->tail_cap < len) {
-        size_t cap = len < 256 ? 256 : len;
-        uint8_t *grown = realloc(c->tail, cap);
-        if (grown == NULL) {
-            shd__conn_begin_close(c, SHD_CLOSED_ON_ERROR);
-            return;
-        }
-        c->tail = grown;
-        c->tail_cap = cap;
+    if (shd__conn_grow_tail(c, len < 256 ? 256 : len) != SHD_OK) {
+        shd__conn_begin_close(c, SHD_CLOSED_ON_ERROR);
+        return;
     }
     memmove(c->tail, rest, len);
     c->tail_len = len;
+}
+
+void shd__conn_peer_eof(shd_conn_t *c) {
+    c->peer_eof = 1;
+    if (c->state == SHD_CONN_OPEN) {
+        // A half-close: the peer may still read, so what was queued for
+        // it (answers to its last requests) goes out before we close.
+        c->close_reason = SHD_CLOSED_BY_PEER;
+        c->state = SHD_CONN_DRAINING;
+        c->deadline = uv_now(&c->loop->uv) + c->loop->opt.linger_ms;
+        shd__conn_drain(c);
+    } else if (c->state == SHD_CONN_LINGER) {
+        shd__conn_begin_close(c, SHD_CLOSED_BY_US);
+    }
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
@@ -115,22 +129,19 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
             shd__conn_begin_close(c, SHD_CLOSED_ON_ERROR);
             return;
         }
-        c->peer_eof = 1;
-        if (c->state == SHD_CONN_OPEN) {
-            // A half-close: the peer may still read, so what was queued for
-            // it (answers to its last requests) goes out before we close.
-            c->close_reason = SHD_CLOSED_BY_PEER;
-            c->state = SHD_CONN_DRAINING;
-            c->deadline = uv_now(&loop->uv) + loop->opt.linger_ms;
-            if (c->pending == 0) shd__conn_after_drain(c);
-        } else if (c->state == SHD_CONN_LINGER) {
-            shd__conn_begin_close(c, SHD_CLOSED_BY_US);
-        }
+        if (c->tls != SHD_TLS_NONE && c->state == SHD_CONN_OPEN) shd__tls_peer_eof(c);
+        shd__conn_peer_eof(c);
         return;
     }
     SHD_STAT_ADD(loop, reads, 1);
     SHD_STAT_ADD(loop, bytes_in, (uint64_t)nread);
     if (c->state != SHD_CONN_OPEN) return;  // closing: input is discarded
+    if (c->tls_sniff) shd__tls_sniff(c, (const uint8_t *)buf->base);
+    if (c->tls != SHD_TLS_NONE) {
+        shd__tls_on_ciphertext(c, (const uint8_t *)buf->base, (size_t)nread);
+        return;
+    }
+    if (c->state != SHD_CONN_OPEN) return;  // refused by the sniff
     uint8_t *data;
     size_t len;
     if ((uint8_t *)buf->base == loop->rbuf) {
@@ -143,6 +154,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         data = c->tail;
         len = c->tail_len + (size_t)nread;
     }
+    shd__conn_deliver(c, data, len);
+}
+
+// Hands bytes (the tail, then what is new) to on_data and keeps what it
+// did not consume, within max_buffered.
+void shd__conn_deliver(shd_conn_t *c, uint8_t *data, size_t len) {
+    shd_loop_t *loop = c->loop;
     size_t used = loop->cb.on_data(loop->ctx, c, data, len);
     if (c->state != SHD_CONN_OPEN) return;
     if (used > len) used = len;
@@ -167,7 +185,18 @@ void shd_conn_close(shd_conn_t *c, int how) {
     c->state = SHD_CONN_DRAINING;
     c->close_reason = SHD_CLOSED_BY_US;
     c->deadline = uv_now(&c->loop->uv) + c->loop->opt.linger_ms;
-    if (c->pending == 0) shd__conn_after_drain(c);
+    shd__conn_drain(c);
+}
+
+// A draining connection: over TLS a close_notify follows what is queued
+// (the flush writes it); once everything is sent, shd__conn_after_drain.
+void shd__conn_drain(shd_conn_t *c) {
+    if (c->tls == SHD_TLS_ESTABLISHED && c->tls_notify == 0) {
+        c->tls_notify = 1;
+        shd__mark_dirty(c);
+        return;
+    }
+    if (shd__unsent(c) == 0) shd__conn_after_drain(c);
     // else: the flush calls shd__conn_after_drain once the queue is empty.
 }
 
@@ -221,6 +250,7 @@ static void on_closed(uv_handle_t *handle) {
     SHD_STAT_ADD(loop, closed, 1);
     SHD_STAT_ADD(loop, open, (uint64_t)-1);
     loop->cb.on_close(loop->ctx, c, c->close_reason);
+    shd__tls_free(c);
     shd__conn_drop_output(c);
     free(c->tail);
     free(c);

@@ -4,7 +4,9 @@
 
 #include "shd_counters.h"
 #include "shd_loop.h"
+#include "shd_tls.h"
 
+#include <openssl/ssl.h>
 #include <uv.h>
 
 /// One fixed-size piece of a connection's outgoing queue. Chunks come from a
@@ -46,7 +48,21 @@ struct shd_conn {
     uint8_t close_reason;
     uint8_t tail_in_rbuf;       // this read's buffer starts with a copy of the tail
     uint8_t peer_eof;           // the peer sent FIN: nothing more will be read
+    // TLS (shd_tls.c). Over TLS the tail above holds plaintext, the out
+    // queue records, and what the connection writes waits in the plain
+    // queue until the flush encrypts it.
+    uint8_t tls;                // SHD_TLS_*
+    uint8_t tls_sniff;          // a TLS-capable listener: the first byte decides
+    uint8_t tls_notify;         // close_notify wanted (1) or sent (2)
+    SSL *ssl;
+    shd_chunk_t *plain_head, *plain_tail;
+    size_t plain_pending;
+    const uint8_t *tls_in;      // ciphertext OpenSSL has not read yet
+    size_t tls_in_len;
 };
+
+/// Bytes a connection has not sent: queued, encrypted or not.
+static inline size_t shd__unsent(const shd_conn_t *c) { return c->pending + c->plain_pending; }
 
 struct shd_loop {
     uv_loop_t uv;
@@ -77,6 +93,10 @@ struct shd_loop {
     struct shd_post *inbox;
     size_t inbox_count;
     struct shd_delayed *delayed;    // items waiting for shd_loop_post_after
+    SSL_CTX *tls_ctx;           // new connections' TLS context, if any
+    int tls_required;           // refuse plaintext connections
+    uint8_t *tls_plain;         // decrypted bytes, before on_data (read_buffer_size)
+    uint8_t *tls_record;        // plaintext gathered for one record (16 KiB)
 };
 
 typedef struct shd_delayed shd_delayed_t;
@@ -92,6 +112,8 @@ typedef struct shd_post {
 
 // shd_write.c
 shd_chunk_t *shd__chunk_get(shd_loop_t *loop);
+int shd__append(shd_conn_t *conn, shd_chunk_t **head, shd_chunk_t **tail, const void *data, size_t len);
+void shd__mark_dirty(shd_conn_t *conn);
 void shd__chunk_put(shd_loop_t *loop, shd_chunk_t *chunk);
 void shd__conn_flush(shd_conn_t *conn);
 void shd__conn_drop_output(shd_conn_t *conn);
@@ -101,7 +123,19 @@ void shd__chunks_trim(shd_loop_t *loop);
 void shd__mailbox_drain(shd_loop_t *loop);
 void shd__delayed_fire_all(shd_loop_t *loop);
 
+// shd_tls.c
+void shd__tls_sniff(shd_conn_t *conn, const uint8_t *data);
+void shd__tls_on_ciphertext(shd_conn_t *conn, const uint8_t *data, size_t len);
+int shd__tls_encrypt(shd_conn_t *conn);
+void shd__tls_free(shd_conn_t *conn);
+void shd__tls_peer_eof(shd_conn_t *conn);
+void shd__tls_loop_free(shd_loop_t *loop);
+
 // shd_conn.c
+void shd__conn_deliver(shd_conn_t *conn, uint8_t *data, size_t len);
+int shd__conn_grow_tail(shd_conn_t *conn, size_t want);
+void shd__conn_peer_eof(shd_conn_t *conn);
+void shd__conn_drain(shd_conn_t *conn);
 void shd__conn_accept(shd_loop_t *loop);
 void shd__conn_begin_close(shd_conn_t *conn, int reason);
 void shd__conn_after_drain(shd_conn_t *conn);

@@ -32,7 +32,8 @@ shd_loop_t *shd_loop_new(const shd_callbacks_t *callbacks, void *ctx, const shd_
     if (loop->opt.max_posted == 0) loop->opt.max_posted = 65536;
     loop->rbuf = malloc(loop->opt.read_buffer_size);
     if (loop->rbuf == NULL || uv_loop_init(&loop->uv) != 0) {
-        free(loop->rbuf);
+        shd__tls_loop_free(loop);
+    free(loop->rbuf);
         free(loop);
         return NULL;
     }

@@ -66,27 +66,27 @@ void shd__chunks_trim(shd_loop_t *loop) {
     if (excess * sizeof(shd_chunk_t) >= SHD_TRIM_RELEASE_BYTES) malloc_trim(0);
 }
 
-static void mark_dirty(shd_conn_t *c) {
+void shd__mark_dirty(shd_conn_t *c) {
     if (c->dirty) return;
     c->dirty = 1;
     c->next_dirty = c->loop->dirty;
     c->loop->dirty = c;
 }
 
-// Copies bytes to the end of the queue, linking chunks from `reserve` (which
+// Copies bytes to the end of a queue, linking chunks from `reserve` (which
 // the caller sized) as the tail fills.
-static void append(shd_conn_t *c, const void *data, size_t len, shd_chunk_t **reserve) {
+static void append(shd_chunk_t **head, shd_chunk_t **tail, const void *data, size_t len, shd_chunk_t **reserve) {
     const uint8_t *p = data;
     size_t left = len;
     while (left > 0) {
-        shd_chunk_t *t = c->out_tail;
+        shd_chunk_t *t = *tail;
         if (t == NULL || t->end == SHD_CHUNK_CAP) {
             shd_chunk_t *n = *reserve;
             *reserve = n->next;
             n->next = NULL;
-            if (t == NULL) c->out_head = n;
+            if (t == NULL) *head = n;
             else t->next = n;
-            c->out_tail = t = n;
+            *tail = t = n;
         }
         size_t room = SHD_CHUNK_CAP - t->end;
         size_t n = left < room ? left : room;
@@ -94,37 +94,56 @@ static void append(shd_conn_t *c, const void *data, size_t len, shd_chunk_t **re
         t->end += (uint32_t)n;
         p += n;
         left -= n;
-        c->pending += n;
     }
+}
+
+// Takes enough chunks for `total` more bytes after `tail`, all or none.
+static int reserve_chunks(shd_loop_t *loop, const shd_chunk_t *tail, size_t total, shd_chunk_t **reserve) {
+    *reserve = NULL;
+    size_t room = tail ? SHD_CHUNK_CAP - tail->end : 0;
+    for (; room < total; room += SHD_CHUNK_CAP) {
+        shd_chunk_t *n = shd__chunk_get(loop);
+        if (n == NULL) {
+            while (*reserve != NULL) {
+                shd_chunk_t *next = (*reserve)->next;
+                shd__chunk_put(loop, *reserve);
+                *reserve = next;
+            }
+            return SHD_ENOMEM;
+        }
+        n->next = *reserve;
+        *reserve = n;
+    }
+    return SHD_OK;
+}
+
+int shd__append(shd_conn_t *c, shd_chunk_t **head, shd_chunk_t **tail, const void *data, size_t len) {
+    shd_chunk_t *reserve;
+    if (reserve_chunks(c->loop, *tail, len, &reserve) != SHD_OK) return SHD_ENOMEM;
+    append(head, tail, data, len, &reserve);
+    return SHD_OK;
 }
 
 int shd_conn_writev(shd_conn_t *c, const shd_slice_t *parts, size_t count) {
     if (c->state != SHD_CONN_OPEN) return SHD_ECLOSED;
     size_t total = 0;
     for (size_t i = 0; i < count; i++) total += parts[i].len;
-    if (c->pending + total > c->max_pending) {
+    if (shd__unsent(c) + total > c->max_pending) {
         SHD_STAT_ADD(c->loop, overflows, 1);
         return SHD_EFULL;
     }
+    // Over TLS the plaintext waits for the flush, which encrypts it.
+    int tls = c->tls != SHD_TLS_NONE;
+    shd_chunk_t **head = tls ? &c->plain_head : &c->out_head;
+    shd_chunk_t **tail = tls ? &c->plain_tail : &c->out_tail;
     // Chunks are taken before anything is copied, so running out of memory
     // half-way cannot leave half a message queued.
-    shd_chunk_t *reserve = NULL;
-    size_t room = c->out_tail ? SHD_CHUNK_CAP - c->out_tail->end : 0;
-    for (; room < total; room += SHD_CHUNK_CAP) {
-        shd_chunk_t *n = shd__chunk_get(c->loop);
-        if (n == NULL) {
-            while (reserve != NULL) {
-                shd_chunk_t *next = reserve->next;
-                shd__chunk_put(c->loop, reserve);
-                reserve = next;
-            }
-            return SHD_ENOMEM;
-        }
-        n->next = reserve;
-        reserve = n;
-    }
-    for (size_t i = 0; i < count; i++) append(c, parts[i].base, parts[i].len, &reserve);
-    if (total > 0) mark_dirty(c);
+    shd_chunk_t *reserve;
+    if (reserve_chunks(c->loop, *tail, total, &reserve) != SHD_OK) return SHD_ENOMEM;
+    for (size_t i = 0; i < count; i++) append(head, tail, parts[i].base, parts[i].len, &reserve);
+    if (tls) c->plain_pending += total;
+    else c->pending += total;
+    if (total > 0) shd__mark_dirty(c);
     return SHD_OK;
 }
 
@@ -137,7 +156,7 @@ int shd_conn_write(shd_conn_t *c, const void *data, size_t len) {
     return shd_conn_write2(c, data, len, NULL, 0);
 }
 
-size_t shd_conn_pending(const shd_conn_t *c) { return c->pending; }
+size_t shd_conn_pending(const shd_conn_t *c) { return shd__unsent(c); }
 
 void shd_conn_set_max_pending(shd_conn_t *c, size_t max_pending) { c->max_pending = max_pending; }
 
@@ -203,7 +222,7 @@ static void on_written(uv_write_t *req, int status) {
         return;
     }
     consume(c, done);
-    if (c->pending > 0) mark_dirty(c);
+    if (shd__unsent(c) > 0) shd__mark_dirty(c);
     else {
         release_idle_chunk(c);
         if (c->state == SHD_CONN_DRAINING) shd__conn_after_drain(c);
@@ -212,6 +231,8 @@ static void on_written(uv_write_t *req, int status) {
 
 void shd__conn_flush(shd_conn_t *c) {
     if (c->state == SHD_CONN_CLOSING || c->state == SHD_CONN_LINGER) return;
+    // Whatever the connection queued this iteration becomes records now.
+    if (c->tls != SHD_TLS_NONE && shd__tls_encrypt(c) != 0) return;
     if (c->inflight > 0) return;  // on_written picks up the rest
     shd_loop_t *loop = c->loop;
     while (c->pending > 0) {
@@ -251,16 +272,22 @@ void shd__conn_flush(shd_conn_t *c) {
     }
     SHD_STAT_ADD(loop, flushes, 1);
     release_idle_chunk(c);
-    if (c->state == SHD_CONN_DRAINING) shd__conn_after_drain(c);
+    if (c->state == SHD_CONN_DRAINING && shd__unsent(c) == 0) shd__conn_after_drain(c);
+}
+
+static void drop_queue(shd_loop_t *loop, shd_chunk_t **head, shd_chunk_t **tail) {
+    shd_chunk_t *h = *head;
+    while (h != NULL) {
+        shd_chunk_t *n = h->next;
+        shd__chunk_put(loop, h);
+        h = n;
+    }
+    *head = *tail = NULL;
 }
 
 void shd__conn_drop_output(shd_conn_t *c) {
-    shd_chunk_t *h = c->out_head;
-    while (h != NULL) {
-        shd_chunk_t *n = h->next;
-        shd__chunk_put(c->loop, h);
-        h = n;
-    }
-    c->out_head = c->out_tail = NULL;
+    drop_queue(c->loop, &c->out_head, &c->out_tail);
+    drop_queue(c->loop, &c->plain_head, &c->plain_tail);
     c->pending = 0;
+    c->plain_pending = 0;
 }

@@ -34,7 +34,24 @@ struct ListenOptions: ParsableArguments {
     @Option(help: "Port of the admin listener (0 picks a free one; default: no admin listener).")
     var adminPort: Int?
 
+    @Option(help: "TLS on the port: a PEM certificate file (its chain after it); plain and TLS clients share the port (see docs/tls.md).")
+    var tlsCert: String?
+
+    @Option(help: "The certificate's PEM private key file (default: the --tls-cert file).")
+    var tlsKey: String?
+
+    @Flag(help: "With --tls-cert: refuse plaintext clients.")
+    var tlsRequired = false
+
     func apply(to config: inout GatewayConfiguration) throws {
+        if let tlsCert {
+            var tls = config.tls ?? TLSOptions(certificates: [])
+            tls.certificates = [TLSOptions.Certificate(cert: tlsCert, key: tlsKey ?? tlsCert)]
+            if tlsRequired { tls.required = true }
+            config.tls = tls
+        } else if tlsKey != nil || tlsRequired {
+            throw ValidationError("--tls-key and --tls-required need --tls-cert")
+        }
         if let host { config.host = host }
         if let port { config.port = port }
         if let threads { config.threads = threads }

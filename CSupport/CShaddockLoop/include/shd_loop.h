@@ -41,6 +41,7 @@ enum {
     SHD_CLOSED_BY_PEER = 1,    // EOF from the peer before we closed
     SHD_CLOSED_ON_ERROR = 2,   // a read or write error (reset, ...)
     SHD_CLOSED_OVERSIZE = 3,   // the peer sent more unconsumed bytes than max_buffered
+    SHD_CLOSED_TLS = 4,        // a TLS failure: bad handshake or record, or plaintext where TLS is required
 };
 
 /// How shd_conn_close ends a connection.
@@ -106,6 +107,13 @@ typedef struct shd_loop_stats {
     uint64_t lag_ms;          // how late the last deadline tick ran (a gauge)
     uint64_t connected;       // outgoing connections established (shd_loop_connect)
     uint64_t connect_failed;  // outgoing connections that failed to establish
+    uint64_t tls_handshakes;        // TLS handshakes completed, full
+    uint64_t tls_resumed;           // TLS handshakes completed, resumed
+    uint64_t tls_handshake_failed;  // a TLS handshake that failed (garbage, alert, no shared cipher, ...)
+    uint64_t tls_bad_record;        // a TLS record that failed after the handshake
+    uint64_t tls_plaintext_refused; // plaintext connections closed because TLS is required
+    uint64_t tls12;                 // handshakes completed with TLS 1.2
+    uint64_t tls13;                 // handshakes completed with TLS 1.3
 } shd_loop_stats_t;
 
 /// Creates a loop. `ctx` is passed to every callback. Returns NULL on failure.
@@ -213,7 +221,8 @@ int shd_conn_writev(shd_conn_t *conn, const shd_slice_t *parts, size_t count);
 /// so a message never goes out half-written.
 int shd_conn_write2(shd_conn_t *conn, const void *a, size_t alen, const void *b, size_t blen);
 
-/// Bytes queued and not yet written to the socket.
+/// Bytes queued and not yet written to the socket (over TLS: plaintext not
+/// yet encrypted and records not yet sent).
 size_t shd_conn_pending(const shd_conn_t *conn);
 
 /// Sets this connection's bound on unsent bytes.

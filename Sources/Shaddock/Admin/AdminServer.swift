@@ -29,6 +29,8 @@ final class AdminServer: @unchecked Sendable {
     static let requestTimeoutMilliseconds: UInt64 = 5000
 
     private var raw: OpaquePointer!
+    /// A TLS context to take on the admin loop's thread (see `use`).
+    private let nextTLS = Locked<TLSContext?>(nil)
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private var thread: pthread_t?
@@ -67,6 +69,18 @@ final class AdminServer: @unchecked Sendable {
         Unmanaged<AdminServer>.fromOpaque(ctx!).takeUnretainedValue()
     }
 
+    /// TLS for connections accepted from now on (required: the admin
+    /// listener serves no plaintext once it has TLS). Any thread.
+    func use(_ context: TLSContext) {
+        nextTLS.withLock { $0 = context }
+        if thread == nil { applyTLS() } else { shd_loop_wake(raw) }
+    }
+
+    private func applyTLS() {
+        guard let context = nextTLS.withLock({ c -> TLSContext? in defer { c = nil }; return c }) else { return }
+        shd_loop_set_tls(raw, context.raw, 1)
+    }
+
     /// Binds the listener; returns the port (the one picked, for port 0).
     func listen(host: String, port: Int) throws -> Int { try listenOn(raw, host: host, port: port) }
 
@@ -91,6 +105,7 @@ final class AdminServer: @unchecked Sendable {
     }
 
     private func onWake() {
+        applyTLS()
         if stopping.load(ordering: .acquiring) { shd_loop_shutdown(raw) }
     }
 

@@ -16,6 +16,9 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     case handshakes
     case handshakeRefused
     case handshakeTimeouts
+    /// TLS handshakes not completed within the handshake deadlines (from
+    /// accept: `firstByteTimeoutSeconds`, then `handshakeTimeoutSeconds`).
+    case tlsHandshakeTimeouts
     case heartbeatTimeouts
     /// Closed without sending a byte within `firstByteTimeoutSeconds`.
     case firstByteTimeouts
@@ -170,6 +173,17 @@ public struct TransportStats: Sendable, Equatable {
     /// was full.
     public var posted: UInt64 = 0
     public var postRefused: UInt64 = 0
+    /// TLS handshakes completed, full and resumed, and by protocol version.
+    public var tlsFullHandshakes: UInt64 = 0
+    public var tlsResumedHandshakes: UInt64 = 0
+    public var tls12: UInt64 = 0
+    public var tls13: UInt64 = 0
+    /// TLS failures: handshakes that failed (garbage, an alert, nothing in
+    /// common), records that failed after the handshake, and plaintext
+    /// connections refused because TLS is required.
+    public var tlsHandshakeFailures: UInt64 = 0
+    public var tlsBadRecords: UInt64 = 0
+    public var tlsPlaintextRefused: UInt64 = 0
 
     mutating func add(_ s: shd_loop_stats_t) {
         accepted += s.accepted
@@ -185,5 +199,12 @@ public struct TransportStats: Sendable, Equatable {
         chunksAllocated += s.chunks_allocated
         posted += s.posted
         postRefused += s.post_refused
+        tlsFullHandshakes += s.tls_handshakes
+        tlsResumedHandshakes += s.tls_resumed
+        tls12 += s.tls12
+        tls13 += s.tls13
+        tlsHandshakeFailures += s.tls_handshake_failed
+        tlsBadRecords += s.tls_bad_record
+        tlsPlaintextRefused += s.tls_plaintext_refused
     }
 }

@@ -73,6 +73,14 @@ enum MetricsExposition {
             if let value = family.transportValue(s.transport) { add(family, "", String(value)) }
         }
         let open = s.openConnections()
+        let t = s.transport
+        add(.tlsHandshakes, #"kind="full""#, String(t.tlsFullHandshakes))
+        add(.tlsHandshakes, #"kind="resumed""#, String(t.tlsResumedHandshakes))
+        add(.tlsVersions, #"version="1.2""#, String(t.tls12))
+        add(.tlsVersions, #"version="1.3""#, String(t.tls13))
+        add(.tlsFailures, #"kind="handshake""#, String(t.tlsHandshakeFailures))
+        add(.tlsFailures, #"kind="bad_record""#, String(t.tlsBadRecords))
+        add(.tlsFailures, #"kind="plaintext_refused""#, String(t.tlsPlaintextRefused))
         add(.connectionsOpen, #"transport="websocket""#, String(open.websocket))
         add(.connectionsOpen, #"transport="tcp""#, String(open.tcp))
         add(.connectionsOpen, #"transport="unknown""#, String(open.unknown))
@@ -109,6 +117,7 @@ enum MetricFamily: Int, CaseIterable {
     case errors
     case receivedBytes, sentBytes, reads, writeCalls, flushes, writeOverflows, writeChunksAllocated
     case mailboxPosted, mailboxRefused
+    case tlsHandshakes, tlsVersions, tlsFailures
     case loopLag, draining
     case natsConnected, natsConnects, natsDisconnects, natsMessages, natsBytes, natsErrors
     case forwarded, forwardOutcomes, backendRequests, backendRefused, remoteCalls, remoteCallFailures, clusterPushes, clusterPushesInAnswers, liveServers
@@ -148,6 +157,9 @@ enum MetricFamily: Int, CaseIterable {
         case .writeChunksAllocated: return "shaddock_write_chunks_allocated_total"
         case .mailboxPosted: return "shaddock_mailbox_posted_total"
         case .mailboxRefused: return "shaddock_mailbox_refused_total"
+        case .tlsHandshakes: return "shaddock_tls_handshakes_total"
+        case .tlsVersions: return "shaddock_tls_handshakes_by_version_total"
+        case .tlsFailures: return "shaddock_tls_failures_total"
         case .loopLag: return "shaddock_loop_lag_seconds"
         case .draining: return "shaddock_draining"
         case .natsConnected: return "shaddock_nats_connected"
@@ -213,6 +225,9 @@ enum MetricFamily: Int, CaseIterable {
         case .writeChunksAllocated: return "Write chunks taken from malloc rather than a loop's pool."
         case .mailboxPosted: return "Items delivered through the loops' mailboxes (pushes, kicks and task jobs from other threads)."
         case .mailboxRefused: return "Bounded items refused because a loop's mailbox was full."
+        case .tlsHandshakes: return "TLS handshakes completed; kind: full or resumed (a session ticket)."
+        case .tlsVersions: return "TLS handshakes completed, by protocol version."
+        case .tlsFailures: return "TLS connections closed for a failure; kind: handshake (garbage, an alert, nothing in common), bad_record (after the handshake), plaintext_refused (TLS required), handshake_timeout."
         case .loopLag: return "How late each loop's last timer tick ran."
         case .draining: return "1 while the server drains (/healthz answers 503), else 0."
         case .natsConnected: return "1 while a loop's NATS connection is up, else 0 (cluster only)."
@@ -286,6 +301,7 @@ extension GatewayCounter {
         case .unknownTransport: return Self.error("unknown_transport")
         case .handshakeRefused: return Self.error("handshake_refused")
         case .handshakeTimeouts: return Self.error("handshake_timeout")
+        case .tlsHandshakeTimeouts: return (.tlsFailures, #"kind="handshake_timeout""#)
         case .heartbeatTimeouts: return Self.error("heartbeat_timeout")
         case .firstByteTimeouts: return Self.error("first_byte_timeout")
         case .requestHeadTimeouts: return Self.error("request_head_timeout")

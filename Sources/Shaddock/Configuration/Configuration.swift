@@ -49,6 +49,9 @@ public struct GatewayConfiguration: Sendable {
     /// Port of the admin listener: nil turns it off, 0 picks a free one
     /// (see `Server.adminPort`).
     public var adminPort: Int?
+    /// TLS on the client port (and the admin listener, if it says so); nil:
+    /// plaintext only. See docs/tls.md.
+    public var tls: TLSOptions?
 
     /// This server's `id` in servers.json.
     public var serverID = "connector-server-1"
@@ -145,6 +148,7 @@ public struct GatewayConfiguration: Sendable {
         if let m = maxConnections, m < 1 { throw .invalid("maxConnections", "must be positive") }
         if let m = maxConnectionsPerAddress, m < 1 { throw .invalid("maxConnectionsPerAddress", "must be positive") }
         if let rate = requestRate { try rate.validate() }
+        if let tls { try tls.validate() }
         try validateCluster()
         if let options = clusterOptions { try validate(options) }
         _ = try HostBlacklist(blacklist)

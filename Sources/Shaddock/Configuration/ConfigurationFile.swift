@@ -115,6 +115,7 @@ extension GatewayConfiguration {
             case "logLevel": logLevel = Logger.Level(rawValue: try value.oneOf(Logger.Level.allCases.map(\.rawValue), at: path))!
             case "adminHost": adminHost = try value.string(at: path)
             case "adminPort": adminPort = try value.int(at: path)
+            case "tls": tls = try TLSOptions.from(value, path: path, directory: directory)
             default: throw .unknownKey(path)
             }
         }
@@ -249,6 +250,12 @@ extension ConfigurationError {
 }
 
 func readJSON(_ path: String) throws(ConfigurationError) -> JSONValue {
+    let bytes = try readFile(path)
+    do { return try JSON.parse(bytes) } catch { throw .unreadable(path, "not valid JSON: \(error)") }
+}
+
+/// A whole file's bytes; an error names the file and why.
+func readFile(_ path: String) throws(ConfigurationError) -> [UInt8] {
     guard let file = fopen(path, "rb") else {
         throw .unreadable(path, String(cString: strerror(errno)))
     }
@@ -261,7 +268,7 @@ func readJSON(_ path: String) throws(ConfigurationError) -> JSONValue {
         bytes.append(contentsOf: chunk[..<n])
     }
     if ferror(file) != 0 { throw .unreadable(path, String(cString: strerror(errno))) }
-    do { return try JSON.parse(bytes) } catch { throw .unreadable(path, "not valid JSON: \(error)") }
+    return bytes
 }
 
 /// Typed reads of a file's values; the error names the value's path.

@@ -177,6 +177,13 @@ final class Connection {
     /// The connection's one deadline passed: which one depends on how far
     /// it got.
     func onDeadline() {
+        if transport == .sniffing && shd_conn_tls_state(raw) == Int32(SHD_TLS_HANDSHAKE) {
+            // The TLS handshake itself did not finish in time.
+            counters.add(.tlsHandshakeTimeouts)
+            logger.debug("closing: TLS handshake not done within the handshake deadline")
+            close(.abort)
+            return
+        }
         switch (transport, phase) {
         case (.sniffing, _) where limits.firstByteTimeout < limits.handshakeTimeout:
             counters.add(.firstByteTimeouts)

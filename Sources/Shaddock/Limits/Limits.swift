@@ -62,6 +62,9 @@ extension GatewayConfiguration {
         next.slowConsumer = file.slowConsumer
         next.drainKickReason = file.drainKickReason
         next.drainTimeoutSeconds = file.drainTimeoutSeconds
+        // Certificates are read again whatever changed (a renewed one keeps
+        // its file name); see Server.reload.
+        next.tls = file.tls
         var differ: [String] = []
         func check<T: Equatable>(_ name: String, _ a: T, _ b: T) { if a != b { differ.append(name) } }
         check("host", host, file.host)

@@ -41,6 +41,8 @@ final class EventLoop: @unchecked Sendable {
     var cluster: ClusterEndpoint?
     /// The channels this loop's handlers looked up (see LoopChannelCache).
     var channels: LoopChannelCache?
+    /// Loop 0, with TLS tickets and no key file: when the key rotates.
+    var ticketRotation: TicketRotation?
     /// Whether the NATS link is up (nil: no cluster); read by /metrics
     /// from the admin thread.
     var natsUp: Bool? { core.cluster == nil ? nil : natsConnected.load(ordering: .relaxed) }
@@ -245,6 +247,7 @@ final class EventLoop: @unchecked Sendable {
     private func onTick() {
         if !inFlight.isEmpty { expireInFlight() }
         cluster?.tick(now: now)
+        if ticketRotation != nil { rotateTicketKeyIfDue() }
     }
 
     /// How late the loop's timers run now, in milliseconds.

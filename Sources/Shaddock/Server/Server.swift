@@ -28,6 +28,8 @@ public final class Server: @unchecked Sendable {
     private var admin: AdminServer?
     private let health = HealthState()
     private let leftCluster = Atomic<Bool>(false)
+    /// The TLS contexts and ticket keys in use (see ServerTLS).
+    private let tls = Locked(ServerTLS())
 
     /// A Pomelo gateway serving `application`.
     public convenience init(application: Application, configuration: GatewayConfiguration,
@@ -61,9 +63,13 @@ public final class Server: @unchecked Sendable {
         guard !started else { throw ServerError.alreadyStarted }
         started = true
         let configuration = core.config
+        // Certificates first: a bad one stops the start before anything listens.
+        let tls = try ServerTLS.make(configuration.tls, keeping: ServerTLS())
+        self.tls.withLock { $0 = tls }
         if let adminPort = configuration.adminPort {
             // Bound first: a port in use stops the start before clients can connect.
             let admin = try AdminServer(logger: core.logger)
+            if let context = tls.adminContext { admin.use(context) }
             self.adminPort = try admin.listen(host: configuration.adminHost, port: adminPort)
             self.admin = admin
             core.logger.info("admin listening on \(configuration.adminHost):\(self.adminPort!)")
@@ -72,6 +78,7 @@ public final class Server: @unchecked Sendable {
         for i in 0..<configuration.threads {
             let loop = try EventLoop(index: i, core: core)
             loops.append(loop)
+            if configuration.tls != nil { loop.use(tls, configuration.tls) }
             // A backend takes no clients.
             guard configuration.isFrontend else { continue }
             // The first loop may pick the port; the others join it.
@@ -208,6 +215,11 @@ public final class Server: @unchecked Sendable {
     public func reload(_ file: GatewayConfiguration) throws(ConfigurationError) -> [String] {
         try file.validate()
         let blacklist = try HostBlacklist(file.blacklist)
+        // The certificates are read again (a renewed one keeps its name):
+        // new connections get them, open ones keep theirs.
+        let tlsNow = try ServerTLS.make(file.tls, keeping: tls.withLock { $0 })
+        tls.withLock { $0 = tlsNow }
+        if let context = tlsNow.adminContext { admin?.use(context) }
         let (next, needRestart) = live.withLock { current in
             let (next, needRestart) = current.reloaded(from: file)
             current = next
@@ -223,6 +235,7 @@ public final class Server: @unchecked Sendable {
             applied.enter()
             loop.execute {
                 $0.apply(limits, blacklist: blacklist)
+                $0.use(tlsNow, file.tls)
                 applied.leave()
             }
         }

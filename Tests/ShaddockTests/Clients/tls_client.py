@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Pomelo clients over TLS with Python's ssl module, for the TLS tests.
+
+    tls_client.py pomelo PORT CAFILE [N]   Pomelo over TLS: handshake, N entry requests
+    tls_client.py wss PORT CAFILE [N]      the same over wss (HTTP upgrade, binary frames)
+    tls_client.py hold PORT CAFILE SECONDS Pomelo over TLS, a request every 50 ms until
+                                           SECONDS have passed (across a reload)
+    tls_client.py alert PORT CAFILE        a ClientHello, then a fatal alert
+    tls_client.py truncated PORT CAFILE    half a ClientHello, then FIN
+
+Each prints one JSON object: the TLS version, the ALPN protocol, the
+certificate's common name, and the answers (or the error)."""
+import json
+import os
+import socket
+import ssl
+import struct
+import sys
+import time
+
+ROUTE = b"connector.entryHandler.entry"
+
+
+def context(cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def package(kind, body=b""):
+    return bytes([kind]) + len(body).to_bytes(3, "big") + body
+
+
+def request(i):
+    # flag: request (type 0), route as a string
+    return package(4, bytes([0]) + varint(i) + bytes([len(ROUTE)]) + ROUTE + b"{}")
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+class Packages:
+    """Reads Pomelo packages from a byte source (TLS socket or WebSocket)."""
+
+    def __init__(self, read):
+        self.read = read
+        self.buf = b""
+
+    def next(self):
+        while len(self.buf) < 4 or len(self.buf) < 4 + int.from_bytes(self.buf[1:4], "big"):
+            chunk = self.read()
+            if not chunk:
+                raise EOFError("closed")
+            self.buf += chunk
+        n = int.from_bytes(self.buf[1:4], "big")
+        kind, body = self.buf[0], self.buf[4:4 + n]
+        self.buf = self.buf[4 + n:]
+        return kind, body
+
+
+def response_body(body):
+    # type 2 (response), then the id's varint, then JSON
+    i = 1
+    while body[i] & 0x80:
+        i += 1
+    return json.loads(body[i + 1:])
+
+
+def websocket(sock):
+    """Upgrades `sock`; returns (send, read) over binary frames."""
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    sock.sendall(("GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise EOFError("closed during the upgrade")
+        head += chunk
+    status, rest = head.split(b"\r\n", 1)[0], head.split(b"\r\n\r\n", 1)[1]
+    if b" 101 " not in status:
+        raise RuntimeError(status.decode())
+    pending = [rest]
+
+    def send(data):
+        mask = os.urandom(4)
+        n = len(data)
+        head = bytes([0x82]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n))
+        sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    frames = b""
+
+    def read():
+        nonlocal frames
+        if pending:
+            frames += pending.pop()
+        while True:
+            if len(frames) >= 2:
+                n = frames[1] & 0x7F
+                at = 2
+                if n == 126:
+                    n, at = struct.unpack(">H", frames[2:4])[0], 4
+                elif n == 127:
+                    n, at = struct.unpack(">Q", frames[2:10])[0], 10
+                if len(frames) >= at + n:
+                    payload, frames = frames[at:at + n], frames[at + n:]
+                    return payload
+            chunk = sock.recv(65536)
+            if not chunk:
+                return b""
+            frames += chunk
+
+    return send, read
+
+
+def session(transport, port, cafile):
+    tls = context(cafile).wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                                      server_hostname="localhost")
+    info = {"version": tls.version(), "alpn": tls.selected_alpn_protocol(),
+            "cn": dict(x[0] for x in tls.getpeercert()["subject"])["commonName"]}
+    if transport == "wss":
+        send, read = websocket(tls)
+    else:
+        send, read = tls.sendall, lambda: tls.recv(65536)
+    packages = Packages(read)
+    send(package(1, json.dumps({"sys": {"type": "tls-test", "version": "0.1"}, "user": {}}).encode()))
+    kind, body = packages.next()
+    info["handshake"] = json.loads(body)["code"] if kind == 1 else None
+    send(package(2))
+    return tls, send, packages, info
+
+
+def answer(send, packages, i):
+    send(request(i))
+    while True:
+        kind, body = packages.next()
+        if kind == 4:
+            return response_body(body)
+
+
+def client_hello(cafile):
+    """The bytes of a real ClientHello (Python's, through memory BIOs)."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context(cafile).wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def main():
+    mode, port, cafile = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    result = {}
+    try:
+        if mode in ("pomelo", "wss"):
+            n = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+            tls, send, packages, result = session(mode, port, cafile)
+            result["answers"] = [answer(send, packages, i + 1) for i in range(n)]
+            tls.close()
+        elif mode == "hold":
+            seconds = float(sys.argv[4])
+            tls, send, packages, result = session("pomelo", port, cafile)
+            ok, i, end = 0, 0, time.time() + seconds
+            while time.time() < end:
+                i += 1
+                if answer(send, packages, i).get("code") == 200:
+                    ok += 1
+                time.sleep(0.05)
+            result["answered"], result["sent"] = ok, i
+            tls.close()
+        elif mode in ("alert", "truncated"):
+            hello = client_hello(cafile)
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if mode == "alert":
+                sock.sendall(hello + bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]))
+            else:
+                sock.sendall(hello[:len(hello) // 2])
+                sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):
+                pass
+            result["closed"] = True
+    except Exception as e:  # reported, the test decides
+        result["error"] = "%s: %s" % (type(e).__name__, e)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
