@@ -15,6 +15,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,6 +35,9 @@ SERVERS = {
                     "--json", "serialization", "--heartbeat", "{heartbeat}"],
     "nio-echo": [os.path.join(BENCH_BIN, "nio-reference"), "--port", "{port}", "--threads", "1", "--mode", "echo"],
     "uv-floor": [os.path.join(BENCH_BIN, "uv-floor"), "--port", "{port}"],
+    # TLS terminated by Shaddock itself (plain clients could share the port).
+    "shaddock-tls": [SHADDOCK, "serve", "--port", "{port}", "--threads", "1", "--heartbeat", "{heartbeat}",
+                     "--tls-cert", "{tls_cert}", "--tls-key", "{tls_key}"],
 }
 
 CLUSTER_FILE = os.path.join(ROOT, "deploy/chat-cluster/servers.json")
@@ -57,6 +61,17 @@ GROUPS["nats-floor"] = [
     [NATS_SERVER, "-a", "127.0.0.1", "-p", "{nats}"],
     [LOAD, "nats-responder", "--port", "{nats}"],
 ]
+# What an operator would otherwise deploy: nginx (Debian's, one process,
+# its stream module) terminating TLS in front of a plain `shaddock serve`;
+# CPU summed over both. "NGINX" is replaced by nginx with a configuration
+# written for the run's ports (see nginx_command).
+GROUPS["nginx-tls"] = [
+    [SHADDOCK, "serve", "--host", "127.0.0.1", "--port", "{port2}", "--threads", "1", "--heartbeat", "{heartbeat}"],
+    ["NGINX"],
+]
+NGINX = next((p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if os.path.exists(p)), "nginx")
+NGINX_STREAM = "/usr/lib/nginx/modules/ngx_stream_module.so"
+
 # Two connectors: a room whose members sit on both.
 GROUPS["cluster2"] = GROUPS["cluster"] + [
     [SHADDOCK, "serve", "--config", CLUSTER_FILE, "--server-id", "connector-server-2",
@@ -91,8 +106,61 @@ SCENARIOS = [
     # Sessions on a connector that is part of a cluster.
     ("cluster-connect", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60"], ["cluster"]),
     ("cluster-hold-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512"], ["cluster"]),
+    # TLS: wss request/response (compare pomelo-d1/-d16 for plain
+    # WebSocket), full and resumed handshakes (a connection set up with its
+    # Pomelo handshake, then closed), idle wss sessions; Shaddock
+    # terminating TLS itself against nginx in front of Shaddock.
+    ("wss-d1", "pomelo", ["--depth", "1", "--tls"], ["shaddock-tls", "nginx-tls"]),
+    ("wss-d16", "pomelo", ["--depth", "16", "--tls"], ["shaddock-tls", "nginx-tls"]),
+    ("tls-connect", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60", "--tls"],
+     ["shaddock-tls", "nginx-tls"]),
+    ("tls-resume", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60", "--tls", "--tls-resume"],
+     ["shaddock-tls", "nginx-tls"]),
+    ("tls-hold-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512", "--tls"], ["shaddock-tls"]),
 ]
-ONCE = {"hold-9000", "broadcast-5000", "forward-broadcast", "cluster-hold-9000"}  # slow to set up: one turn each
+ONCE = {"hold-9000", "broadcast-5000", "forward-broadcast", "cluster-hold-9000", "tls-hold-9000"}  # slow to set up: one turn each
+
+
+def tls_files():
+    """A self-signed RSA 2048 certificate for localhost, made once per run
+    in a temporary folder (Shaddock and nginx serve the same one)."""
+    global TLS_DIR
+    if TLS_DIR is None:
+        TLS_DIR = tempfile.mkdtemp(prefix="shaddock-bench-tls-")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-keyout", os.path.join(TLS_DIR, "key.pem"), "-out", os.path.join(TLS_DIR, "cert.pem"),
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True)
+    return {"tls_cert": os.path.join(TLS_DIR, "cert.pem"), "tls_key": os.path.join(TLS_DIR, "key.pem")}
+
+
+TLS_DIR = None
+
+
+def nginx_command(ports, files):
+    """nginx in one process (no master), its stream module terminating TLS
+    on {port} and proxying to Shaddock on {port2}: tickets on (its default),
+    a session cache as operators configure one."""
+    conf = os.path.join(TLS_DIR, f"nginx-{ports['port']}.conf")
+    with open(conf, "w") as f:
+        f.write(f"""load_module {NGINX_STREAM};
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid {TLS_DIR}/nginx-{ports['port']}.pid;
+error_log {TLS_DIR}/nginx-error.log error;
+events {{ worker_connections 20000; }}
+stream {{
+    server {{
+        listen 127.0.0.1:{ports['port']} ssl;
+        ssl_certificate {files['tls_cert']};
+        ssl_certificate_key {files['tls_key']};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:SSL:10m;
+        proxy_pass 127.0.0.1:{ports['port2']};
+    }}
+}}
+""")
+    return [NGINX, "-c", conf, "-g", "daemon off; master_process off;"]
 
 
 def free_port():
@@ -129,13 +197,16 @@ def run_one(scenario, server, args):
     heartbeat = "10" if mode == "hold" else "0"
     procs = []
     try:
+        files = tls_files() if "tls" in server else {}
         for command in GROUPS[server] if server in GROUPS else [SERVERS[server]]:
-            command = [part.format(heartbeat=heartbeat, **ports) for part in command]
+            if command == ["NGINX"]:
+                command = nginx_command(ports, files)
+            command = [part.format(heartbeat=heartbeat, **ports, **files) for part in command]
             procs.append(subprocess.Popen(["taskset", "-c", args.server_core] + command,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             # Each process that listens is waited for before the next starts.
             for key in ("nats", "port", "port2"):
-                if str(ports[key]) in command:
+                if str(ports[key]) in command or any(f":{ports[key]}" in part for part in command):
                     wait_listening(ports[key], procs[-1])
         options = [part.format(**ports) for part in options]
         # Start-up (the runtime's pages, lazily touched libraries) settles
@@ -249,6 +320,15 @@ def targets(rows):
     check("cross-frontend broadcast (pushes/s)", get("forward-broadcast", "cluster2", "throughput"), 2e6, at_most=False)
     check("RSS per idle session on a clustered connector, 9,000 held (bytes)",
           get("cluster-hold-9000", "cluster", "rss_per_session"), 1024)
+    check("wss depth 1: CPU/req vs plain WebSocket", ratio(cpu("wss-d1", "shaddock-tls"), cpu("pomelo-d1", "shaddock")), 1.3)
+    check("wss depth 1: CPU/req vs nginx + Shaddock", ratio(cpu("wss-d1", "shaddock-tls"), cpu("wss-d1", "nginx-tls")), 0.5)
+    check("full TLS set-ups per second vs nginx + Shaddock",
+          ratio(get("tls-connect", "shaddock-tls", "throughput"), get("tls-connect", "nginx-tls", "throughput")), 1.0,
+          at_most=False)
+    check("resumed vs full TLS set-ups per second",
+          ratio(get("tls-resume", "shaddock-tls", "throughput"), get("tls-connect", "shaddock-tls", "throughput")), 5.0,
+          at_most=False)
+    check("RSS per idle wss session, 9,000 held (bytes)", get("tls-hold-9000", "shaddock-tls", "rss_per_session"), 2048)
     return checks
 
 

@@ -348,11 +348,12 @@ void shd__tls_sniff(shd_conn_t *c, const uint8_t *data) {
     }
 }
 
-int shd_conn_tls_connect(shd_conn_t *c, shd_tls_ctx_t *ctx, const char *server_name) {
+int shd_conn_tls_connect(shd_conn_t *c, shd_tls_ctx_t *ctx, const char *server_name, void *session) {
     c->tls_sniff = 0;
     if (attach_ssl(c, (SSL_CTX *)ctx) != SHD_OK) return SHD_ENOMEM;
     SSL_set_connect_state(c->ssl);
     if (server_name != NULL) SSL_set_tlsext_host_name(c->ssl, server_name);
+    if (session != NULL) SSL_set_session(c->ssl, session);
     // The ClientHello goes out with the loop's next flush.
     c->tls_in_len = 0;
     SSL_do_handshake(c->ssl);
@@ -362,10 +363,6 @@ int shd_conn_tls_connect(shd_conn_t *c, shd_tls_ctx_t *ctx, const char *server_n
 }
 
 void *shd_conn_tls_session(shd_conn_t *c) { return c->ssl ? SSL_get1_session(c->ssl) : NULL; }
-
-void shd_conn_tls_set_session(shd_conn_t *c, void *session) {
-    if (c->ssl != NULL && session != NULL) SSL_set_session(c->ssl, session);
-}
 
 void shd_tls_session_free(void *session) { SSL_SESSION_free(session); }
 

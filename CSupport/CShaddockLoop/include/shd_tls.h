@@ -84,16 +84,15 @@ void shd_loop_set_tls(shd_loop_t *loop, shd_tls_ctx_t *ctx, int required);
 
 /// Starts TLS as the client on an outgoing connection, in on_open (what is
 /// written meanwhile waits for the handshake). `server_name` is sent as SNI
-/// (NULL: none). `session`, if not NULL, is offered for resumption.
-/// Returns SHD_OK or SHD_ENOMEM.
-int shd_conn_tls_connect(shd_conn_t *conn, shd_tls_ctx_t *ctx, const char *server_name);
+/// (NULL: none). `session`, if not NULL (from shd_conn_tls_session), is
+/// offered for resumption. Returns SHD_OK or SHD_ENOMEM.
+int shd_conn_tls_connect(shd_conn_t *conn, shd_tls_ctx_t *ctx, const char *server_name, void *session);
 
-/// A client connection's session after its handshake (for resumption by the
-/// next connection), or NULL. The caller owns the returned reference.
+/// A client connection's session (for resumption by a later connection),
+/// or NULL; with TLS 1.3 it can resume once the server's ticket has been
+/// read. The caller owns the returned reference. Valid until on_close
+/// returns.
 void *shd_conn_tls_session(shd_conn_t *conn);
-/// Offers `session` (from shd_conn_tls_session) for resumption; call right
-/// after shd_conn_tls_connect.
-void shd_conn_tls_set_session(shd_conn_t *conn, void *session);
 void shd_tls_session_free(void *session);
 
 /// The connection's TLS state.

@@ -4,8 +4,7 @@ import Testing
 /// NATS going away under traffic, over real processes (the chat example's
 /// connector and chat server, see ChatCluster): every request is answered
 /// once, local routes keep working, and everything comes back by itself.
-@Suite(.serialized, .enabled(if: NATSTestServer.isInstalled, "nats-server is not installed (./run test installs it)"),
-       .enabled(if: ShaddockProcess.manyProcessesAllowed, ShaddockProcess.notUnderThreadSanitizer))
+@Suite(.serialized, .enabled(if: NATSTestServer.isInstalled, "nats-server is not installed (./run test installs it)"))
 struct ClusterFaultTests {
     static let connector = "connector-server-1"
     static let servers = ["chat-server-1", connector]

@@ -7,7 +7,7 @@ import Testing
 /// announcements; every request is answered meanwhile, and the link's return
 /// brings the chat server back by itself.
 @Suite(.serialized, .enabled(if: NATSTestServer.isInstalled && NetworkNamespace.isAvailable,
-                             "needs nats-server, root and ip (./run test installs them); not under ThreadSanitizer"))
+                             "needs nats-server, root and ip (./run test installs them)"))
 struct ClusterPartitionTests {
     static let connector = "connector-server-1"
     /// Short, so that the test is: 2 s to answer, a ping every 500 ms.

@@ -4,8 +4,7 @@ import Testing
 /// Failures only separate processes show: a backend killed with SIGKILL
 /// (no stop announcement), its silence, and a fast restart with the same id.
 /// The chat example's connector and chat server (see ChatCluster), one each.
-@Suite(.serialized, .enabled(if: NATSTestServer.isInstalled, "nats-server is not installed (./run test installs it)"),
-       .enabled(if: ShaddockProcess.manyProcessesAllowed, ShaddockProcess.notUnderThreadSanitizer))
+@Suite(.serialized, .enabled(if: NATSTestServer.isInstalled, "nats-server is not installed (./run test installs it)"))
 struct ClusterProcessTests {
     static let connector = "connector-server-1"
 

@@ -4,8 +4,7 @@ import Testing
 /// The chat example as a cluster, as `./run cluster` runs it (see
 /// ChatCluster): players on two connectors, rooms on two chat servers,
 /// unmodified clients.
-@Suite(.serialized, .enabled(if: NATSTestServer.isInstalled, "nats-server is not installed (./run test installs it)"),
-       .enabled(if: ShaddockProcess.manyProcessesAllowed, ShaddockProcess.notUnderThreadSanitizer))
+@Suite(.serialized, .enabled(if: NATSTestServer.isInstalled, "nats-server is not installed (./run test installs it)"))
 struct ChatClusterTests {
     static func login(_ client: PomeloTestClient, _ uid: String, _ rid: String, id: Int = 1) throws -> [String] {
         try client.request(route: "connector.entryHandler.login", id: id, body: #"{"uid":"\#(uid)","rid":"\#(rid)"}"#)

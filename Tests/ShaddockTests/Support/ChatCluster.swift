@@ -75,7 +75,7 @@ final class ChatCluster {
     /// The chat servers a connector's table lists now (nil: no answer).
     func chatServers(_ connector: String) -> Int? {
         guard let n = try? metric(connector, "shaddock_cluster_servers", ["type": "chat"]) else { return nil }
-        return Int(n ?? 0)
+        return Int(n)
     }
 
     /// A counter of one server's /metrics.

@@ -50,21 +50,6 @@ final class ShaddockProcess: @unchecked Sendable {
         return (process, CapturedOutput(err))
     }
 
-    /// False in the suite's ThreadSanitizer run. Its runtime fails (a SEGV
-    /// inside it, no stack) when a signal reaches a thread as that thread
-    /// exits, and the suites that start and stop several `shaddock`
-    /// processes at once send bursts of SIGCHLD while other suites' threads
-    /// come and go. What those suites check is real processes' behavior,
-    /// which the plain and the AddressSanitizer runs cover; the in-process
-    /// cluster suites still run under ThreadSanitizer.
-    static let manyProcessesAllowed: Bool = {
-        let handle = dlopen(nil, RTLD_NOW)
-        defer { if let handle { dlclose(handle) } }
-        return dlsym(handle, "__tsan_init") == nil
-    }()
-
-    static let notUnderThreadSanitizer: Comment = "starts many processes: not in the ThreadSanitizer run (see ShaddockProcess.manyProcessesAllowed)"
-
     var pid: pid_t { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
 

@@ -62,6 +62,11 @@ struct Plan: Sendable {
     /// More ports of the same service (other frontends of a cluster):
     /// connections are spread over `port` and these.
     var otherPorts: [Int] = []
+    /// Every connection over TLS (wss, or Pomelo over TLS for pomelo-tcp).
+    var tls = false
+    /// With `tls`: each reconnect offers its slot's last session (connect
+    /// mode: resumed handshakes).
+    var tlsResume = false
 
     func port(of n: Int) -> Int {
         guard !otherPorts.isEmpty else { return port }

@@ -33,6 +33,8 @@ final class Slot {
     var mask: UInt32
     /// The dictionary code of `onChat` from the handshake, if it has one.
     var onChatCode: UInt16?
+    /// With --tls-resume: the last connection's TLS session.
+    var tlsSession: UnsafeMutableRawPointer?
 
     var nextID: UInt32 = 1
     var outstanding = 0

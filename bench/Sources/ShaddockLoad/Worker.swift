@@ -14,6 +14,8 @@ final class Worker: @unchecked Sendable {
     let shared: Shared
     let index: Int
     private(set) var loop: OpaquePointer!
+    /// The client TLS context (--tls).
+    private var tls: OpaquePointer?
     var slots: [Slot] = []
     /// Slots waiting to be (re)started on the next tick.
     var startQueue: [Slot] = []
@@ -97,10 +99,21 @@ final class Worker: @unchecked Sendable {
             fatalError("shaddock-load: cannot create a loop")
         }
         loop = raw
+        if plan.tls {
+            var config = shd_tls_config_t()
+            config.client = 1
+            var error = [CChar](repeating: 0, count: 256)
+            guard let ctx = shd_tls_ctx_new(&config, &error, error.count) else {
+                fatalError("shaddock-load: no TLS context: \(String(cString: error))")
+            }
+            tls = ctx
+        }
         startQueue = slots
         tick()
         shd_loop_run(raw)
         shd_loop_free(raw)
+        if let tls { shd_tls_ctx_free(tls) }
+        for s in slots { if let session = s.tlsSession { shd_tls_session_free(session) } }
     }
 
     @inline(__always)
@@ -208,6 +221,11 @@ final class Worker: @unchecked Sendable {
     }
 
     private func opened(_ s: Slot) {
+        if let tls {
+            // What is written next waits for the handshake.
+            let session = plan.tlsResume ? s.tlsSession : nil
+            guard shd_conn_tls_connect(s.conn, tls, "localhost", session) == 0 else { return fail(s, .closed) }
+        }
         if s.overWebSocket {
             s.phase = .upgrading
             upgrade.withUnsafeBytes { _ = shd_conn_write(s.conn, $0.baseAddress, $0.count) }
@@ -239,6 +257,10 @@ final class Worker: @unchecked Sendable {
 
     private func closed(_ s: Slot) {
         let was = s.phase
+        if plan.tlsResume, let conn = s.conn, let session = shd_conn_tls_session(conn) {
+            if let old = s.tlsSession { shd_tls_session_free(old) }
+            s.tlsSession = session
+        }
         if was != .closing { setupEnded(s) }
         // At the end the count stays as it was: the sessions that were held.
         if s.countedUp && !stopping {

@@ -69,6 +69,10 @@ struct Load: ParsableCommand {
     var alsoPort: [Int] = []
     @Flag(help: "pomelo, pomelo-tcp: each connection logs into a chat room of its own, then sends chat.chatHandler.send there (one push per request) instead of asking --route.")
     var chatAlone = false
+    @Flag(help: "Every connection over TLS (wss; Pomelo over TLS for pomelo-tcp). The server's certificate is not verified.")
+    var tls = false
+    @Flag(help: "With --tls: a reconnecting slot offers its last session (connect: resumed handshakes).")
+    var tlsResume = false
 
     /// The NATS floor's modes, which drive a nats-server instead of a gateway.
     static let natsModes = ["nats-floor", "nats-responder"]
@@ -82,6 +86,7 @@ struct Load: ParsableCommand {
             throw ValidationError("connections, threads, depth and duration must be positive")
         }
         guard route.utf8.count <= 255 else { throw ValidationError("a route is at most 255 bytes") }
+        guard tls || !tlsResume else { throw ValidationError("--tls-resume needs --tls") }
         guard interval > 0, roomSize > 0, progress >= 0, (0...1).contains(tcpShare), (0...1).contains(chatShare) else {
             throw ValidationError("interval and room-size must be positive, progress 0 or more, shares in 0...1")
         }
@@ -100,7 +105,8 @@ struct Load: ParsableCommand {
             depth: depth, size: size, route: route, body: Array(body.utf8), sources: try Self.sources(source),
             timeoutNanos: UInt64(timeout * 1e9), setupConcurrency: setupConcurrency, channel: channel,
             intervalNanos: UInt64(interval * 1e9), tcpShare: tcpShare, chatShare: chatShare, roomSize: roomSize,
-            progressNanos: UInt64(progress * 1e9), chatAlone: chatAlone, otherPorts: alsoPort)
+            progressNanos: UInt64(progress * 1e9), chatAlone: chatAlone, otherPorts: alsoPort,
+            tls: tls, tlsResume: tlsResume)
         let outcome = Runner(plan: plan, setupTimeoutNanos: UInt64(setupTimeout * 1e9), probe: serverPid.isEmpty ? nil : ServerProbe(pids: serverPid)).run()
         print(outcome.summary())
         print(outcome.json())
