@@ -110,8 +110,10 @@ SCENARIOS = [
     # WebSocket), full and resumed handshakes (a connection set up with its
     # Pomelo handshake, then closed), idle wss sessions; Shaddock
     # terminating TLS itself against nginx in front of Shaddock.
-    ("wss-d1", "pomelo", ["--depth", "1", "--tls"], ["shaddock-tls", "nginx-tls"]),
-    ("wss-d16", "pomelo", ["--depth", "16", "--tls"], ["shaddock-tls", "nginx-tls"]),
+    # "+plain": the same server and load without TLS, alternating in the
+    # same turns, so that the cost of TLS is a ratio within one run.
+    ("wss-d1", "pomelo", ["--depth", "1", "--tls"], ["shaddock-tls", "nginx-tls", "shaddock+plain"]),
+    ("wss-d16", "pomelo", ["--depth", "16", "--tls"], ["shaddock-tls", "nginx-tls", "shaddock+plain"]),
     ("tls-connect", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60", "--tls"],
      ["shaddock-tls", "nginx-tls"]),
     ("tls-resume", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60", "--tls", "--tls-resume"],
@@ -192,6 +194,10 @@ def rss_kib(pid):
 
 def run_one(scenario, server, args):
     name, mode, options, _ = scenario
+    label = server
+    if server.endswith("+plain"):
+        server = server[:-len("+plain")]
+        options = [o for o in options if o not in ("--tls", "--tls-resume")]
     ports = {"port": free_port(), "port2": free_port(), "nats": free_port()}
     port = ports["port"]
     heartbeat = "10" if mode == "hold" else "0"
@@ -229,7 +235,7 @@ def run_one(scenario, server, args):
         if not lines:
             raise RuntimeError(f"no result from the load generator: {out.stdout}{out.stderr}")
         result = json.loads(lines[-1])
-        result["server_name"] = server
+        result["server_name"] = label
         result["scenario"] = name
         result["rss_baseline_kib"] = baseline
         if mode == "hold" and result.get("server"):
@@ -320,7 +326,9 @@ def targets(rows):
     check("cross-frontend broadcast (pushes/s)", get("forward-broadcast", "cluster2", "throughput"), 2e6, at_most=False)
     check("RSS per idle session on a clustered connector, 9,000 held (bytes)",
           get("cluster-hold-9000", "cluster", "rss_per_session"), 1024)
-    check("wss depth 1: CPU/req vs plain WebSocket", ratio(cpu("wss-d1", "shaddock-tls"), cpu("pomelo-d1", "shaddock")), 1.3)
+    check("wss depth 1: CPU/req vs plain WebSocket", ratio(cpu("wss-d1", "shaddock-tls"), cpu("wss-d1", "shaddock+plain")), 1.3)
+    check("wss depth 16: CPU/req vs plain WebSocket (no target)",
+          ratio(cpu("wss-d16", "shaddock-tls"), cpu("wss-d16", "shaddock+plain")), 99)
     check("wss depth 1: CPU/req vs nginx + Shaddock", ratio(cpu("wss-d1", "shaddock-tls"), cpu("wss-d1", "nginx-tls")), 0.5)
     check("full TLS set-ups per second vs nginx + Shaddock",
           ratio(get("tls-connect", "shaddock-tls", "throughput"), get("tls-connect", "nginx-tls", "throughput")), 1.0,

@@ -91,8 +91,9 @@ static void make_tickets_index(void) {
 }
 
 // Encrypts new tickets with the current key; decrypts with whichever key
-// named the ticket, and asks for a new ticket when that is not the current
-// one (returns 2).
+// named the ticket, and always asks for a new ticket (returns 2): a TLS 1.3
+// client uses each ticket once, and without a fresh one its next connection
+// would be a full handshake; a TLS 1.2 client gets one under the current key.
 static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char iv[EVP_MAX_IV_LENGTH],
                      EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, int enc) {
     shd_tls_tickets_t *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tickets_index);
@@ -113,7 +114,7 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char iv[EVP_MAX_
     if (found >= 0) key = t->keys[found];
     pthread_rwlock_unlock(&t->lock);
     if (found < 0) return enc ? -1 : 0;  // unknown key: a full handshake
-    int rc = found == 0 ? 1 : 2;
+    int rc = enc ? 1 : 2;
     OSSL_PARAM params[3];
     params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac, sizeof(key.hmac));
     params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
@@ -251,10 +252,14 @@ void shd_loop_set_tls(shd_loop_t *loop, shd_tls_ctx_t *ctx, int required) {
     SSL_CTX_free(loop->tls_ctx);
     loop->tls_ctx = (SSL_CTX *)ctx;
     loop->tls_required = ctx != NULL && required;
-    if (ctx != NULL && loop->tls_plain == NULL) {
-        loop->tls_plain = malloc(loop->opt.read_buffer_size);
-        loop->tls_record = malloc(SHD_TLS_RECORD);
-    }
+}
+
+// The loop's decryption and record buffers, made with its first TLS
+// connection (server or client).
+static int ensure_buffers(shd_loop_t *loop) {
+    if (loop->tls_plain == NULL) loop->tls_plain = malloc(loop->opt.read_buffer_size);
+    if (loop->tls_record == NULL) loop->tls_record = malloc(SHD_TLS_RECORD);
+    return loop->tls_plain != NULL && loop->tls_record != NULL ? SHD_OK : SHD_ENOMEM;
 }
 
 void shd__tls_loop_free(shd_loop_t *loop) {
@@ -316,6 +321,7 @@ static void make_bio_method(void) {
 
 static int attach_ssl(shd_conn_t *c, SSL_CTX *ctx) {
     pthread_once(&bio_method_once, make_bio_method);
+    if (ensure_buffers(c->loop) != SHD_OK) return SHD_ENOMEM;
     SSL *ssl = SSL_new(ctx);
     BIO *bio = ssl ? BIO_new(bio_method) : NULL;
     if (bio == NULL) {
@@ -330,6 +336,10 @@ static int attach_ssl(shd_conn_t *c, SSL_CTX *ctx) {
 }
 
 // MARK: Connections
+//
+// The thread's OpenSSL error queue is emptied after every failure (and
+// around the calls that may leave entries behind), so the per-record calls
+// below read SSL_get_error without clearing it first.
 
 void shd__tls_sniff(shd_conn_t *c, const uint8_t *data) {
     shd_loop_t *loop = c->loop;
@@ -439,8 +449,10 @@ void shd__tls_on_ciphertext(shd_conn_t *c, const uint8_t *data, size_t len) {
         }
         int more = 0, closed = 0;
         size_t before = have;
-        while (have < cap) {
-            ERR_clear_error();
+        // Only while there is ciphertext to read: a read that finds none
+        // would make OpenSSL take a record buffer to wait in, and an idle
+        // connection must hold none.
+        while (have < cap && (c->tls_in_len > 0 || SSL_has_pending(c->ssl))) {
             int r = SSL_read(c->ssl, buf + have, (int)(cap - have));
             if (r > 0) {
                 have += (size_t)r;
@@ -501,7 +513,6 @@ int shd__tls_encrypt(shd_conn_t *c) {
         shd_chunk_t *h = c->plain_head;
         size_t avail = h->end - h->start;
         int r;
-        ERR_clear_error();
         if (avail == c->plain_pending || avail >= SHD_TLS_RECORD) {
             // One chunk holds it (the common case): encrypted in place.
             size_t n = avail < SHD_TLS_RECORD ? avail : SHD_TLS_RECORD;

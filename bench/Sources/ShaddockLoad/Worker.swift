@@ -104,7 +104,7 @@ final class Worker: @unchecked Sendable {
             config.client = 1
             var error = [CChar](repeating: 0, count: 256)
             guard let ctx = shd_tls_ctx_new(&config, &error, error.count) else {
-                fatalError("shaddock-load: no TLS context: \(String(cString: error))")
+                fatalError("shaddock-load: no TLS context: \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
             }
             tls = ctx
         }
