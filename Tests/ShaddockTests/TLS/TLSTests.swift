@@ -199,6 +199,33 @@ import Testing
         #expect(plain.waitForClose(), "no plaintext on a TLS admin listener")
     }
 
+    /// Debian's testssl.sh (installed by `./run test`): protocols, cipher
+    /// classes, renegotiation and compression, all green.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/testssl"), "testssl.sh is not installed (./run test installs it)"))
+    func aTLSScanFindsNothingWeak() throws {
+        let (server, files) = try Self.server()
+        let report = files.folder + "/testssl-\(server.port).json"
+        _ = try UnmodifiedClientTests.run("/usr/bin/testssl", ["--quiet", "--color", "0", "--warnings", "off", "-p", "-s", "-R", "-C",
+                                                               "--jsonfile", report, "127.0.0.1:\(server.port)"])
+        let findings = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [[String: Any]])
+        var byID: [String: (severity: String, finding: String)] = [:]
+        for f in findings {
+            if let id = f["id"] as? String { byID[id] = (f["severity"] as? String ?? "", f["finding"] as? String ?? "") }
+        }
+        for id in ["SSLv2", "SSLv3", "TLS1", "TLS1_1", "cipherlist_NULL", "cipherlist_aNULL", "cipherlist_EXPORT",
+                   "cipherlist_LOW", "cipherlist_3DES_IDEA", "cipherlist_AVERAGE"] {
+            #expect(byID[id]?.finding == "not offered", "\(id): \(String(describing: byID[id]))")
+        }
+        for id in ["TLS1_2", "TLS1_3", "cipherlist_STRONG"] {
+            #expect(byID[id]?.finding.hasPrefix("offered") == true, "\(id): \(String(describing: byID[id]))")
+        }
+        for id in ["secure_client_renego", "CRIME_TLS"] {
+            #expect(byID[id]?.finding == "not vulnerable", "\(id): \(String(describing: byID[id]))")
+        }
+        let bad = byID.filter { ["MEDIUM", "HIGH", "CRITICAL", "WARN"].contains($0.value.severity) }
+        #expect(bad.isEmpty, "\(bad)")
+    }
+
     @Test func theFileSectionReadsEveryKey() throws {
         let file: JSONValue = ["connector": ["tls": [
             "cert": "a.pem", "key": "/abs/a.key", "certificates": [["cert": "b.pem", "key": "b.key"]],
