@@ -199,6 +199,37 @@ import Testing
         #expect(plain.waitForClose(), "no plaintext on a TLS admin listener")
     }
 
+    /// Node's own WebSocket (Node 20 with --experimental-websocket; Debian
+    /// 12's Node 18 has none, so the test needs a newer one on the PATH):
+    /// the chat example over wss:// beside a plain ws:// client on the
+    /// same port.
+    static let nodeWebSocket: Bool = {
+        guard let (status, out) = try? UnmodifiedClientTests.run("/usr/bin/env", [
+            "node", "--experimental-websocket", "-e", "console.log(typeof WebSocket)"]) else { return false }
+        return status == 0 && out.hasPrefix("function")
+    }()
+
+    @Test(.enabled(if: nodeWebSocket, "needs Node 20 or later (its built-in WebSocket)"))
+    func nodeOverWssChatsWithAPlainClientOnTheSamePort() throws {
+        let files = try TLSTestFiles.get()
+        let server = try TestServer(app: ExampleApp.make()) { $0.tls = Self.tls(files) }
+        let script = repositoryRoot.appendingPathComponent("Tests/ShaddockTests/Clients/wss_chat.mjs").path
+        let (status, output) = try UnmodifiedClientTests.run("/usr/bin/env", [
+            "NODE_EXTRA_CA_CERTS=\(files.ca)", "node", "--experimental-websocket", script, "\(server.port)"])
+        #expect(status == 0, "\(output)")
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: [String: Any]], "\(output)")
+        let alice = try #require(seen["alice"]), bob = try #require(seen["bob"])
+        #expect(alice["handshake"] as? Int == 200 && bob["handshake"] as? Int == 200)
+        let chat: [String: Any] = ["msg": "hello over wss", "from": "alice", "target": "*"]
+        for who in [alice, bob] {
+            let pushes = who["pushes"] as? [[String: Any]] ?? []
+            let onChat = pushes.first { $0["route"] as? String == "onChat" }?["body"] as? [String: Any]
+            #expect(onChat.map { NSDictionary(dictionary: $0).isEqual(to: chat) } == true, "\(pushes)")
+        }
+        #expect(server.server.transportStats().tlsFullHandshakes == 1, "alice over TLS, bob plain")
+        #expect(server.counter(.websocketUpgrades) == 2)
+    }
+
     /// Debian's testssl.sh (installed by `./run test`): protocols, cipher
     /// classes, renegotiation and compression, all green.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/testssl"), "testssl.sh is not installed (./run test installs it)"))
