@@ -17,14 +17,15 @@
 //   fuzz-message    Pomelo messages, varints and the route dictionary
 //   fuzz-handshake  the handshake JSON, the JSON parser, validator and writer
 //   fuzz-nats       NATS server ops over a stream cut anywhere, the encoder
+//   fuzz-tls        the TLS listener's sniffing and record path, over loopback
 // Each also writes its seed corpus from the recorded vectors
 // (`fuzz-NAME --write-seeds DIR Tests/Vectors/pomelo-wire.json`).
 import PackageDescription
 
-func fuzzTarget(_ product: String, _ module: String) -> Target {
+func fuzzTarget(_ product: String, _ module: String, _ more: [Target.Dependency] = []) -> Target {
     .executableTarget(
         name: product,
-        dependencies: ["FuzzSupport", .product(name: "ShaddockProtocol", package: "Shaddock")],
+        dependencies: ["FuzzSupport", .product(name: "ShaddockProtocol", package: "Shaddock")] + more,
         path: "Sources/\(module)")
 }
 
@@ -43,5 +44,6 @@ let package = Package(
         fuzzTarget("fuzz-message", "FuzzMessage"),
         fuzzTarget("fuzz-handshake", "FuzzHandshake"),
         fuzzTarget("fuzz-nats", "FuzzNATS"),
+        fuzzTarget("fuzz-tls", "FuzzTLS", [.product(name: "ShaddockLoop", package: "Shaddock")]),
     ]
 )
