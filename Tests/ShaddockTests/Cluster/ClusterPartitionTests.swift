@@ -25,8 +25,6 @@ struct ClusterPartitionTests {
         for n in 0..<16 {
             let before = try cluster.metric("chat-server-2", "shaddock_remote_calls_total", ["side": "callee"]) ?? 0
             let (probe, _) = try ChatClusterTests.client(.tcp, port: port)
-            print("DEBUG probe \(n)")
-            defer { for (k, p) in cluster.processes { print("DEBUG logs", k, p.output.soFar) } }
             _ = try ChatClusterTests.login(probe, "p\(n)", "room\(n)")
             if try cluster.metric("chat-server-2", "shaddock_remote_calls_total", ["side": "callee"]) ?? 0 == before {
                 rid = "room\(n)"
@@ -37,7 +35,15 @@ struct ClusterPartitionTests {
         let (alice, _) = try ChatClusterTests.client(.websocket, port: port)
         _ = try ChatClusterTests.login(alice, "alice", rid)
         var id = 1
-        id += 1; #expect(try ClusterProcessTests.send(alice, id: id) == 200)
+        // The path works before the cut. A first forward can time out while
+        // the processes are still warming up (under AddressSanitizer, on a
+        // busy machine): up to five tries.
+        var before: Int?
+        for _ in 0..<5 where before != 200 {
+            id += 1
+            before = try ClusterProcessTests.send(alice, id: id)
+        }
+        try #require(before == 200, "the chat server never answered before the cut: \(String(describing: before))")
 
         try net.cut()
         let cutAt = Date()
@@ -49,7 +55,6 @@ struct ClusterPartitionTests {
         var movedAfter: Double?
         while Date().timeIntervalSince(cutAt) < 6 {
             id += 1; codes.append(try ClusterProcessTests.send(alice, id: id) ?? -1)
-            print("DEBUG \(Date().timeIntervalSince(cutAt)) \(codes)")
             id += 1; #expect(try ClusterFaultTests.entry(alice, id: id) == 200)
             if detectedAfter == nil && cluster.processes["chat-server-1"]!.output.soFar.contains("pings unanswered") {
                 detectedAfter = Date().timeIntervalSince(cutAt)
