@@ -65,11 +65,16 @@ import Testing
             self.loop = loop
             var err: Int32 = 0
             _ = shd_loop_connect(loop, "127.0.0.1", Int32(port), nil, nil, &err)
-            let thread = Thread { [self] in _ = shd_loop_run(self.loop!) }
+            // A semaphore, not polling: the loop's end happens before its free.
+            let finished = DispatchSemaphore(value: 0)
+            let thread = Thread { [self] in
+                _ = shd_loop_run(self.loop!)
+                finished.signal()
+            }
             thread.start()
             _ = done.wait(timeout: .now() + 10)
             shd_loop_wake(loop)
-            while !thread.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+            finished.wait()
             shd_loop_free(loop)
         }
     }
