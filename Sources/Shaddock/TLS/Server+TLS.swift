@@ -35,6 +35,9 @@ extension EventLoop {
         if index == 0 {
             if let keys = tls.tickets, let options, options.tickets, options.ticketKeyFile == nil {
                 let every = UInt64(options.ticketRotationSeconds * 1000)
+                // A reload that changes neither keeps the schedule: reloads
+                // more often than the interval must not put rotation off.
+                if let r = ticketRotation, r.keys === keys, r.every == every { return }
                 ticketRotation = TicketRotation(keys: keys, every: every, next: now + every)
             } else {
                 ticketRotation = nil
