@@ -228,6 +228,9 @@ shd_tls_ctx_t *shd_tls_ctx_new(const shd_tls_config_t *cfg, char *err, size_t er
         }
     }
     SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+    // The TLS 1.3 traffic secrets, for the record layer that takes over
+    // after the handshake (shd_tls_records.c).
+    SSL_CTX_set_keylog_callback(ctx, shd__tls_keylog);
     // Resumption is by tickets only: no per-session state on the server.
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (cfg->tickets != NULL) {
@@ -257,7 +260,13 @@ void shd_loop_set_tls(shd_loop_t *loop, shd_tls_ctx_t *ctx, int required) {
 // The loop's decryption and record buffers, made with its first TLS
 // connection (server or client).
 static int ensure_buffers(shd_loop_t *loop) {
-    if (loop->tls_plain == NULL) loop->tls_plain = malloc(loop->opt.read_buffer_size);
+    if (loop->tls_plain == NULL) {
+        // Room for a read's worth, and for at least two whole records.
+        size_t cap = loop->opt.read_buffer_size;
+        if (cap < 40 * 1024) cap = 40 * 1024;
+        loop->tls_plain = malloc(cap);
+        loop->tls_plain_cap = cap;
+    }
     if (loop->tls_record == NULL) loop->tls_record = malloc(SHD_TLS_RECORD);
     return loop->tls_plain != NULL && loop->tls_record != NULL ? SHD_OK : SHD_ENOMEM;
 }
@@ -267,6 +276,7 @@ void shd__tls_loop_free(shd_loop_t *loop) {
     loop->tls_ctx = NULL;
     free(loop->tls_plain);
     free(loop->tls_record);
+    shd__tls_records_loop_free(loop);
     loop->tls_plain = loop->tls_record = NULL;
 }
 
@@ -350,6 +360,7 @@ void shd__tls_sniff(shd_conn_t *c, const uint8_t *data) {
             return;
         }
         SSL_set_accept_state(c->ssl);
+        if (shd__tls_records_watch(c) != SHD_OK) shd__conn_begin_close(c, SHD_CLOSED_ON_ERROR);
         return;
     }
     if (loop->tls_required) {
@@ -376,7 +387,7 @@ void *shd_conn_tls_session(shd_conn_t *c) { return c->ssl ? SSL_get1_session(c->
 
 void shd_tls_session_free(void *session) { SSL_SESSION_free(session); }
 
-static void tls_failed(shd_conn_t *c, int handshake) {
+void shd__tls_failed(shd_conn_t *c, int handshake) {
     shd_loop_t *loop = c->loop;
     if (handshake) SHD_STAT_ADD(loop, tls_handshake_failed, 1);
     else SHD_STAT_ADD(loop, tls_bad_record, 1);
@@ -412,12 +423,15 @@ static int handshake(shd_conn_t *c) {
         else SHD_STAT_ADD(loop, tls_handshakes, 1);
         if (SSL_version(c->ssl) == TLS1_3_VERSION) SHD_STAT_ADD(loop, tls13, 1);
         else SHD_STAT_ADD(loop, tls12, 1);
+        // A server connection's records are ours from here on, when its
+        // cipher is one we seal and open ourselves.
+        shd__tls_records_take(c);
         // A client may have queued plaintext while it waited.
         if (c->plain_pending > 0) shd__mark_dirty(c);
         return 1;
     }
     if (SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ) return 0;
-    tls_failed(c, 1);
+    shd__tls_failed(c, 1);
     return -1;
 }
 
@@ -427,6 +441,13 @@ void shd__tls_on_ciphertext(shd_conn_t *c, const uint8_t *data, size_t len) {
     c->tls_in_len = len;
     if (c->tls == SHD_TLS_HANDSHAKE && handshake(c) <= 0) {
         c->tls_in_len = 0;
+        return;
+    }
+    if (c->ssl == NULL) {
+        const uint8_t *rest = c->tls_in;
+        size_t rest_len = c->tls_in_len;
+        c->tls_in_len = 0;
+        if (rest_len > 0) shd__tls_records_in(c, rest, rest_len);
         return;
     }
     // Plaintext is decrypted behind the connection's unconsumed plaintext,
@@ -465,7 +486,7 @@ void shd__tls_on_ciphertext(shd_conn_t *c, const uint8_t *data, size_t len) {
                 break;
             }
             c->tls_in_len = 0;
-            tls_failed(c, 0);
+            shd__tls_failed(c, 0);
             return;
         }
         if (have == cap) more = 1;
@@ -508,6 +529,7 @@ static size_t take_plain(shd_conn_t *c, uint8_t *out, size_t max) {
 
 int shd__tls_encrypt(shd_conn_t *c) {
     if (c->tls != SHD_TLS_ESTABLISHED) return 0;
+    if (c->ssl == NULL) return shd__tls_records_out(c);
     // As few records as fit: up to 16 KiB of what was queued in each.
     while (c->plain_pending > 0) {
         shd_chunk_t *h = c->plain_head;
@@ -531,7 +553,7 @@ int shd__tls_encrypt(shd_conn_t *c) {
             r = SSL_write(c->ssl, c->loop->tls_record, (int)n);
         }
         if (r <= 0) {
-            tls_failed(c, 0);
+            shd__tls_failed(c, 0);
             return -1;
         }
     }
@@ -545,31 +567,37 @@ int shd__tls_encrypt(shd_conn_t *c) {
 }
 
 void shd__tls_free(shd_conn_t *c) {
+    shd__tls_records_free(c);
     if (c->ssl == NULL) return;
     SSL_free(c->ssl);
     c->ssl = NULL;
+    c->loop->released += SHD_TLS_SSL_BYTES;
 }
 
 void shd__tls_peer_eof(shd_conn_t *c) {
     // The peer left mid-handshake, or in the middle of a record.
     if (c->tls == SHD_TLS_HANDSHAKE) SHD_STAT_ADD(c->loop, tls_handshake_failed, 1);
-    else if (c->tls == SHD_TLS_ESTABLISHED && SSL_has_pending(c->ssl)) SHD_STAT_ADD(c->loop, tls_bad_record, 1);
+    else if (c->tls == SHD_TLS_ESTABLISHED && (c->ssl ? SSL_has_pending(c->ssl) : shd__tls_records_partial(c)))
+        SHD_STAT_ADD(c->loop, tls_bad_record, 1);
 }
 
 int shd_conn_tls_state(const shd_conn_t *c) { return c->tls; }
 
 int shd_conn_tls_version(const shd_conn_t *c) {
-    return c->tls == SHD_TLS_ESTABLISHED ? SSL_version(c->ssl) : 0;
+    if (c->tls != SHD_TLS_ESTABLISHED) return 0;
+    return c->ssl ? SSL_version(c->ssl) : shd__tls_records_version(c);
 }
 
 int shd_conn_tls_resumed(const shd_conn_t *c) {
-    return c->tls == SHD_TLS_ESTABLISHED && SSL_session_reused(c->ssl);
+    if (c->tls != SHD_TLS_ESTABLISHED) return 0;
+    return c->ssl ? SSL_session_reused(c->ssl) : shd__tls_records_resumed(c);
 }
 
 const char *shd_conn_tls_alpn(const shd_conn_t *c, size_t *len) {
     const unsigned char *p = NULL;
     unsigned n = 0;
     if (c->ssl != NULL) SSL_get0_alpn_selected(c->ssl, &p, &n);
+    else if (c->rec != NULL && shd__tls_records_alpn(c)) p = (const unsigned char *)"http/1.1", n = 8;
     if (len) *len = n;
     return n ? (const char *)p : NULL;
 }

@@ -63,7 +63,12 @@ void shd__chunks_trim(shd_loop_t *loop) {
     }
     loop->free_chunk_count -= excess;
     loop->free_chunk_low = loop->free_chunk_count;
-    if (excess * sizeof(shd_chunk_t) >= SHD_TRIM_RELEASE_BYTES) malloc_trim(0);
+    // Freed TLS connection state counts too: after a burst of handshakes
+    // the pages of thousands of freed SSL objects would otherwise stay
+    // resident, between the small allocations of the sessions that remain.
+    size_t released = excess * sizeof(shd_chunk_t) + loop->released;
+    loop->released = 0;
+    if (released >= SHD_TRIM_RELEASE_BYTES) malloc_trim(0);
 }
 
 void shd__mark_dirty(shd_conn_t *c) {
@@ -122,6 +127,24 @@ int shd__append(shd_conn_t *c, shd_chunk_t **head, shd_chunk_t **tail, const voi
     if (reserve_chunks(c->loop, *tail, len, &reserve) != SHD_OK) return SHD_ENOMEM;
     append(head, tail, data, len, &reserve);
     return SHD_OK;
+}
+
+uint8_t *shd__out_room(shd_conn_t *c, size_t *room) {
+    shd_chunk_t *t = c->out_tail;
+    if (t == NULL || t->end == SHD_CHUNK_CAP) {
+        shd_chunk_t *n = shd__chunk_get(c->loop);
+        if (n == NULL) return NULL;
+        if (t == NULL) c->out_head = n;
+        else t->next = n;
+        c->out_tail = t = n;
+    }
+    *room = SHD_CHUNK_CAP - t->end;
+    return t->data + t->end;
+}
+
+void shd__out_commit(shd_conn_t *c, size_t n) {
+    c->out_tail->end += (uint32_t)n;
+    c->pending += n;
 }
 
 int shd_conn_writev(shd_conn_t *c, const shd_slice_t *parts, size_t count) {

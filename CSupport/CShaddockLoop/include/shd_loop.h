@@ -114,6 +114,7 @@ typedef struct shd_loop_stats {
     uint64_t tls_plaintext_refused; // plaintext connections closed because TLS is required
     uint64_t tls12;                 // handshakes completed with TLS 1.2
     uint64_t tls13;                 // handshakes completed with TLS 1.3
+    uint64_t tls_own_records;       // handshakes after which the shim's own record layer took over
 } shd_loop_stats_t;
 
 /// Creates a loop. `ctx` is passed to every callback. Returns NULL on failure.

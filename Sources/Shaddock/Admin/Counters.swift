@@ -178,6 +178,10 @@ public struct TransportStats: Sendable, Equatable {
     public var tlsResumedHandshakes: UInt64 = 0
     public var tls12: UInt64 = 0
     public var tls13: UInt64 = 0
+    /// Handshakes after which the gateway's own record layer carries the
+    /// connection (AES-GCM and ChaCha20-Poly1305); the others stay with
+    /// OpenSSL's.
+    public var tlsOwnRecordLayer: UInt64 = 0
     /// TLS failures: handshakes that failed (garbage, an alert, nothing in
     /// common), records that failed after the handshake, and plaintext
     /// connections refused because TLS is required.
@@ -203,6 +207,7 @@ public struct TransportStats: Sendable, Equatable {
         tlsResumedHandshakes += s.tls_resumed
         tls12 += s.tls12
         tls13 += s.tls13
+        tlsOwnRecordLayer += s.tls_own_records
         tlsHandshakeFailures += s.tls_handshake_failed
         tlsBadRecords += s.tls_bad_record
         tlsPlaintextRefused += s.tls_plaintext_refused

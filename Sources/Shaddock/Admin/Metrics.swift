@@ -78,6 +78,9 @@ enum MetricsExposition {
         add(.tlsHandshakes, #"kind="resumed""#, String(t.tlsResumedHandshakes))
         add(.tlsVersions, #"version="1.2""#, String(t.tls12))
         add(.tlsVersions, #"version="1.3""#, String(t.tls13))
+        let handshakes = t.tlsFullHandshakes + t.tlsResumedHandshakes
+        add(.tlsRecordLayer, #"layer="shaddock""#, String(t.tlsOwnRecordLayer))
+        add(.tlsRecordLayer, #"layer="openssl""#, String(handshakes - min(handshakes, t.tlsOwnRecordLayer)))
         add(.tlsFailures, #"kind="handshake""#, String(t.tlsHandshakeFailures))
         add(.tlsFailures, #"kind="bad_record""#, String(t.tlsBadRecords))
         add(.tlsFailures, #"kind="plaintext_refused""#, String(t.tlsPlaintextRefused))
@@ -117,7 +120,7 @@ enum MetricFamily: Int, CaseIterable {
     case errors
     case receivedBytes, sentBytes, reads, writeCalls, flushes, writeOverflows, writeChunksAllocated
     case mailboxPosted, mailboxRefused
-    case tlsHandshakes, tlsVersions, tlsFailures
+    case tlsHandshakes, tlsVersions, tlsRecordLayer, tlsFailures
     case loopLag, draining
     case natsConnected, natsConnects, natsDisconnects, natsMessages, natsBytes, natsErrors
     case forwarded, forwardOutcomes, backendRequests, backendRefused, remoteCalls, remoteCallFailures, clusterPushes, clusterPushesInAnswers, liveServers
@@ -159,6 +162,7 @@ enum MetricFamily: Int, CaseIterable {
         case .mailboxRefused: return "shaddock_mailbox_refused_total"
         case .tlsHandshakes: return "shaddock_tls_handshakes_total"
         case .tlsVersions: return "shaddock_tls_handshakes_by_version_total"
+        case .tlsRecordLayer: return "shaddock_tls_record_layer_total"
         case .tlsFailures: return "shaddock_tls_failures_total"
         case .loopLag: return "shaddock_loop_lag_seconds"
         case .draining: return "shaddock_draining"
@@ -227,6 +231,7 @@ enum MetricFamily: Int, CaseIterable {
         case .mailboxRefused: return "Bounded items refused because a loop's mailbox was full."
         case .tlsHandshakes: return "TLS handshakes completed; kind: full or resumed (a session ticket)."
         case .tlsVersions: return "TLS handshakes completed, by protocol version."
+        case .tlsRecordLayer: return "TLS connections by the record layer that carries them after the handshake: shaddock (its own, for AES-GCM and ChaCha20-Poly1305; no OpenSSL state kept) or openssl (other ciphers)."
         case .tlsFailures: return "TLS connections closed for a failure; kind: handshake (garbage, an alert, nothing in common), bad_record (after the handshake), plaintext_refused (TLS required), handshake_timeout."
         case .loopLag: return "How late each loop's last timer tick ran."
         case .draining: return "1 while the server drains (/healthz answers 503), else 0."

@@ -7,11 +7,18 @@
                                            SECONDS have passed (across a reload)
     tls_client.py alert PORT CAFILE        a ClientHello, then a fatal alert
     tls_client.py truncated PORT CAFILE    half a ClientHello, then FIN
+    tls_client.py records PORT CAFILE N SIZE [tls12]
+                                           log in to the chat, send N messages of SIZE
+                                           bytes with the ciphertext dribbled in small
+                                           pieces, read each one's push and answer
+    tls_client.py corrupt PORT CAFILE      a request record with a damaged tag
+    tls_client.py overflow PORT CAFILE     a record header longer than TLS allows
 
 Each prints one JSON object: the TLS version, the ALPN protocol, the
 certificate's common name, and the answers (or the error)."""
 import json
 import os
+import random
 import socket
 import ssl
 import struct
@@ -156,6 +163,130 @@ def client_hello(cafile):
     return outgoing.read()
 
 
+class BioTLS:
+    """TLS through memory BIOs, so that the test decides how the ciphertext
+    reaches the socket (in dribbles, damaged)."""
+
+    def __init__(self, port, cafile, tls12=False):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        ctx = context(cafile)
+        if tls12:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.sock.sendall(self.outgoing.read())
+                self.fill()
+        self.sock.sendall(self.outgoing.read())
+        self.rng = random.Random(7)
+
+    def fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("closed")
+        self.incoming.write(chunk)
+
+    def ciphertext(self, data):
+        self.tls.write(data)
+        return self.outgoing.read()
+
+    def send(self, data, dribble=False):
+        out = self.ciphertext(data)
+        if not dribble:
+            self.sock.sendall(out)
+            return
+        # Pieces of 1 to 1400 bytes, apart: the server's reads end inside
+        # record headers and bodies.
+        while out:
+            n = self.rng.randint(1, 1400)
+            self.sock.sendall(out[:n])
+            out = out[n:]
+            time.sleep(0.0005)
+
+    def read(self):
+        while True:
+            try:
+                return self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                self.fill()
+
+
+def message(body):
+    """A Pomelo message's type, route (None for a response) and JSON body."""
+    flag = body[0]
+    kind, at = (flag >> 1) & 7, 1
+    route = None
+    if kind == 2:
+        while body[at] & 0x80:
+            at += 1
+        at += 1
+    elif kind == 3:
+        if flag & 1:
+            route, at = body[at:at + 2], at + 2
+        else:
+            n = body[at]
+            route, at = body[at + 1:at + 1 + n].decode(), at + 1 + n
+    return kind, route, json.loads(body[at:])
+
+
+def records(port, cafile, count, size, tls12):
+    conn = BioTLS(port, cafile, tls12)
+    result = {"version": conn.tls.version(), "cipher": conn.tls.cipher()[0]}
+    packages = Packages(conn.read)
+    conn.send(package(1, json.dumps({"sys": {"type": "tls-test", "version": "0.1"}, "user": {}}).encode()))
+    packages.next()
+    conn.send(package(2))
+    login = json.dumps({"uid": "dribbler", "rid": "records"}).encode()
+    route = b"connector.entryHandler.login"
+    conn.send(package(4, bytes([0]) + varint(1) + bytes([len(route)]) + route + login))
+    answers, echoed = [], 0
+    while not answers:
+        kind, body = packages.next()
+        if kind == 4 and message(body)[0] == 2:
+            answers.append(message(body)[2].get("code"))
+    route = b"chat.chatHandler.send"
+    for i in range(count):
+        content = "".join(random.Random(i).choice("abcdefghij") for _ in range(size))
+        body = json.dumps({"content": content, "target": "*"}).encode()
+        conn.send(package(4, bytes([0]) + varint(i + 2) + bytes([len(route)]) + route + body), dribble=True)
+        got_answer = got_push = False
+        while not (got_answer and got_push):
+            kind, body = packages.next()
+            if kind != 4:
+                continue
+            kind, _, value = message(body)
+            if kind == 2:
+                answers.append(value.get("code"))
+                got_answer = True
+            elif kind == 3 and value.get("from") == "dribbler":
+                echoed += value.get("msg") == content
+                got_push = True
+    result["answers"], result["echoed"] = answers, echoed
+    conn.sock.close()
+    return result
+
+
+def damaged(port, cafile, mode):
+    conn = BioTLS(port, cafile)
+    out = bytearray(conn.ciphertext(request(1)))
+    if mode == "corrupt":
+        out[-1] ^= 0x01
+    else:
+        out = bytearray([0x17, 0x03, 0x03, 0xFF, 0xFF]) + bytes(64)
+    conn.sock.sendall(out)
+    try:
+        while conn.read():
+            pass
+        return {"closed": True}
+    except (ssl.SSLError, EOFError) as e:
+        return {"closed": True, "alert": str(e)}
+
+
 def main():
     mode, port, cafile = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     result = {}
@@ -176,6 +307,10 @@ def main():
                 time.sleep(0.05)
             result["answered"], result["sent"] = ok, i
             tls.close()
+        elif mode == "records":
+            result = records(port, cafile, int(sys.argv[4]), int(sys.argv[5]), "tls12" in sys.argv[6:])
+        elif mode in ("corrupt", "overflow"):
+            result = damaged(port, cafile, mode)
         elif mode in ("alert", "truncated"):
             hello = client_hello(cafile)
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)

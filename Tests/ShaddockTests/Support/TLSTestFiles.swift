@@ -36,9 +36,11 @@ struct TLSTestFiles: Sendable {
     /// Runs the openssl command in `folder`. For s_client, `input` is sent
     /// and standard input closed a second later (which ends the session),
     /// or, with `-sess_out`, once the session file has been written (a TLS
-    /// 1.3 ticket comes after the handshake).
+    /// 1.3 ticket comes after the handshake). `then` follows `input` half a
+    /// second later (s_client reads a command such as `K` alone).
     @discardableResult
-    static func openssl(in folder: String, _ args: [String], input: String? = nil, timeout: Double = 20) throws -> String {
+    static func openssl(in folder: String, _ args: [String], input: String? = nil, then: String? = nil,
+                        timeout: Double = 20) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         p.arguments = args
@@ -54,6 +56,10 @@ struct TLSTestFiles: Sendable {
             $0.hasPrefix("/") ? $0 : folder + "/" + $0
         }
         DispatchQueue.global().async {
+            if let then {
+                Thread.sleep(forTimeInterval: 0.5)
+                stdin.fileHandleForWriting.write(Data(then.utf8))
+            }
             if input != nil { Thread.sleep(forTimeInterval: 1) }
             if let sessionFile {
                 let until = Date().addingTimeInterval(timeout / 2)

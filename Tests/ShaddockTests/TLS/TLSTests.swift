@@ -51,6 +51,7 @@ import Testing
         #expect(try plain.expectResponse(id: 7)["code"] as? Int == 200)
         let stats = server.server.transportStats()
         #expect(stats.tlsFullHandshakes == 2 && stats.tls13 == 2 && stats.tlsHandshakeFailures == 0)
+        #expect(stats.tlsOwnRecordLayer == 2, "both carried by the shim's record layer after the handshake")
         #expect(server.counter(.websocketUpgrades) == 2 && server.counter(.tcpConnections) == 1)
     }
 
@@ -194,6 +195,7 @@ import Testing
         let port = try #require(server.server.adminPort)
         let page = try Self.sClient(port, files, ["-quiet"], input: "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         #expect(page.contains(#"shaddock_tls_handshakes_total{kind="full"} 1"#), "\(page)")
+        #expect(page.contains(#"shaddock_tls_record_layer_total{layer="shaddock"} 1"#), "\(page)")
         let plain = try TestSocket(port: port)
         try plain.send(Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
         #expect(plain.waitForClose(), "no plaintext on a TLS admin listener")
