@@ -232,6 +232,38 @@ import Testing
         #expect(server.counter(.websocketUpgrades) == 2)
     }
 
+    /// Pomelo's own JavaScript client files, which this repository does not
+    /// carry: a folder with pomelo-jsclient-websocket's lib/pomelo-client.js
+    /// and pomelo-protocol's lib/protocol.js, named by SHADDOCK_POMELO_JS.
+    static let pomeloJSClient: String? = {
+        guard let dir = ProcessInfo.processInfo.environment["SHADDOCK_POMELO_JS"] else { return nil }
+        let present = ["pomelo-client.js", "protocol.js"].allSatisfy { FileManager.default.fileExists(atPath: dir + "/" + $0) }
+        return present ? dir : nil
+    }()
+
+    @Test(.enabled(if: nodeWebSocket && pomeloJSClient != nil,
+                   "needs Node 20 or later and Pomelo's JS client files in SHADDOCK_POMELO_JS (docs/testing.md)"))
+    func pomelosOwnJSClientChatsOverWssBesideAPlainOne() throws {
+        let files = try TLSTestFiles.get()
+        let server = try TestServer(app: ExampleApp.make()) { $0.tls = Self.tls(files) }
+        let script = repositoryRoot.appendingPathComponent("Tests/ShaddockTests/Clients/pomelo_js_chat.mjs").path
+        let (status, output) = try UnmodifiedClientTests.run("/usr/bin/env", [
+            "NODE_EXTRA_CA_CERTS=\(files.ca)", "node", "--experimental-websocket", script, Self.pomeloJSClient!, "\(server.port)"])
+        #expect(status == 0, "\(output)")
+        // The client logs to the console too; the result is the JSON line.
+        let line = output.split(separator: "\n").last { $0.hasPrefix("{\"alice\"") } ?? ""
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(output)")
+        #expect(seen["error"] == nil, "\(output)")
+        for name in ["alice", "bob"] {
+            let who = try #require(seen[name] as? [String: Any])
+            #expect(who["login"] as? Int == 200 && who["sent"] as? Int == 200, "\(who)")
+            let chats = (who["chats"] as? [[String: Any]] ?? []).compactMap { $0["msg"] as? String }
+            #expect(chats == ["hello from alice", "hello from bob"], "\(who)")
+        }
+        #expect(server.server.transportStats().tlsFullHandshakes == 1, "alice over TLS, bob plain")
+        #expect(server.counter(.websocketUpgrades) == 2)
+    }
+
     /// Debian's testssl.sh (installed by `./run test`): protocols, cipher
     /// classes, renegotiation and compression, all green.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/testssl"), "testssl.sh is not installed (./run test installs it)"))
