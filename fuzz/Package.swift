@@ -18,6 +18,7 @@
 //   fuzz-handshake  the handshake JSON, the JSON parser, validator and writer
 //   fuzz-nats       NATS server ops over a stream cut anywhere, the encoder
 //   fuzz-tls        the TLS listener's sniffing and record path, over loopback
+//   fuzz-proxy      the PROXY protocol header parser, fed in reads cut anywhere
 // Each also writes its seed corpus from the recorded vectors
 // (`fuzz-NAME --write-seeds DIR Tests/Vectors/pomelo-wire.json`).
 import PackageDescription
@@ -45,5 +46,6 @@ let package = Package(
         fuzzTarget("fuzz-handshake", "FuzzHandshake"),
         fuzzTarget("fuzz-nats", "FuzzNATS"),
         fuzzTarget("fuzz-tls", "FuzzTLS", [.product(name: "ShaddockLoop", package: "Shaddock")]),
+        fuzzTarget("fuzz-proxy", "FuzzProxy", [.product(name: "ShaddockLoop", package: "Shaddock")]),
     ]
 )

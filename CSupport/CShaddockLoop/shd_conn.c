@@ -26,8 +26,21 @@ void shd__conn_accept(shd_loop_t *loop) {
     c->tls_sniff = loop->tls_ctx != NULL;
     shd__conn_link(c);
     SHD_STAT_ADD(loop, accepted, 1);
-    loop->cb.on_open(loop->ctx, c);
+    // Behind a balancer, the layers above hear of a connection once its
+    // PROXY header has told whose it is.
+    int wait = loop->proxy != NULL ? shd__proxy_accept(c) : 0;
+    if (wait != 0) c->unannounced = 1;
+    if (wait < 0) {
+        shd__conn_begin_close(c, SHD_CLOSED_BY_US);
+        return;
+    }
+    if (wait == 0) loop->cb.on_open(loop->ctx, c);
     shd__conn_start_reading(c);
+}
+
+void shd__conn_announce(shd_conn_t *c) {
+    c->unannounced = 0;
+    c->loop->cb.on_open(c->loop->ctx, c);
 }
 
 void shd__conn_link(shd_conn_t *c) {
@@ -129,6 +142,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
             shd__conn_begin_close(c, SHD_CLOSED_ON_ERROR);
             return;
         }
+        if (c->proxy_wait != NULL && c->state == SHD_CONN_OPEN) {
+            shd__proxy_peer_eof(c);
+            return;
+        }
         if (c->tls != SHD_TLS_NONE && c->state == SHD_CONN_OPEN) shd__tls_peer_eof(c);
         shd__conn_peer_eof(c);
         return;
@@ -136,25 +153,29 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     SHD_STAT_ADD(loop, reads, 1);
     SHD_STAT_ADD(loop, bytes_in, (uint64_t)nread);
     if (c->state != SHD_CONN_OPEN) return;  // closing: input is discarded
-    if (c->tls_sniff) shd__tls_sniff(c, (const uint8_t *)buf->base);
+    uint8_t *data = (uint8_t *)buf->base;
+    if (c->proxy_wait != NULL) {
+        shd__proxy_on_read(c, data, (size_t)nread);
+        return;
+    }
+    if (c->proxy_check && shd__proxy_untrusted_header(c, data, (size_t)nread)) return;
+    shd__conn_input(c, data, (size_t)nread);
+}
+
+// New bytes at `data` (just read, or what followed a PROXY header): to the
+// TLS sniff and layer, or with the connection's tail to on_data.
+void shd__conn_input(shd_conn_t *c, uint8_t *data, size_t n) {
+    if (c->tls_sniff) shd__tls_sniff(c, data);
     if (c->tls != SHD_TLS_NONE) {
-        shd__tls_on_ciphertext(c, (const uint8_t *)buf->base, (size_t)nread);
+        shd__tls_on_ciphertext(c, data, n);
         return;
     }
     if (c->state != SHD_CONN_OPEN) return;  // refused by the sniff
-    uint8_t *data;
-    size_t len;
-    if ((uint8_t *)buf->base == loop->rbuf) {
-        data = loop->rbuf;
-        len = (size_t)nread;
-    } else if (c->tail_in_rbuf) {
-        data = loop->rbuf;
-        len = c->tail_len + (size_t)nread;
-    } else {
-        data = c->tail;
-        len = c->tail_len + (size_t)nread;
-    }
-    shd__conn_deliver(c, data, len);
+    // on_alloc put the new bytes right behind the tail (a copy in the
+    // loop's buffer, or the connection's own buffer), or the tail is empty.
+    if (c->tail_in_rbuf) shd__conn_deliver(c, c->loop->rbuf, c->tail_len + n);
+    else if (c->tail_len > 0 && data == c->tail + c->tail_len) shd__conn_deliver(c, c->tail, c->tail_len + n);
+    else shd__conn_deliver(c, data, n);
 }
 
 // Hands bytes (the tail, then what is new) to on_data and keeps what it
@@ -249,8 +270,9 @@ static void on_closed(uv_handle_t *handle) {
     }
     SHD_STAT_ADD(loop, closed, 1);
     SHD_STAT_ADD(loop, open, (uint64_t)-1);
-    loop->cb.on_close(loop->ctx, c, c->close_reason);
+    if (!c->unannounced) loop->cb.on_close(loop->ctx, c, c->close_reason);
     shd__tls_free(c);
+    shd__proxy_conn_free(c);
     shd__conn_drop_output(c);
     free(c->tail);
     free(c);
@@ -270,7 +292,10 @@ void shd_conn_set_deadline(shd_conn_t *c, uint64_t at_ms) {
 int shd_conn_peer(const shd_conn_t *c, char *buf, size_t cap, int *port) {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
-    int rc = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+    int rc = 0;
+    // Behind a balancer: the client its PROXY header named.
+    if (c->proxied != NULL) ss = *c->proxied;
+    else rc = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
     if (rc != 0) return rc;
     if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;

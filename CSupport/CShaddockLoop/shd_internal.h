@@ -63,6 +63,12 @@ struct shd_conn {
     // accept, it follows the handshake's record counts and takes over from
     // OpenSSL once the handshake is done.
     struct shd_tls_rec *rec;
+    // PROXY protocol (shd_proxy.c): the parser while a trusted peer's
+    // header is awaited, then the client's address it gave.
+    struct shd_proxy_parser *proxy_wait;
+    struct sockaddr_storage *proxied;
+    uint8_t proxy_check;        // an untrusted peer: a header from it is refused
+    uint8_t unannounced;        // on_open was never called: no on_close either
 };
 
 /// Bytes a connection has not sent: queued, encrypted or not.
@@ -103,10 +109,12 @@ struct shd_loop {
     size_t tls_plain_cap;       // read_buffer_size, and room for two records at least
     struct shd_tls_ciphers *tls_ciphers;  // the record layer's cipher contexts
     size_t released;            // bytes given back to malloc since the last trim (an estimate)
+    struct shd_proxy_config *proxy;  // PROXY headers from trusted peers, if set
     uint8_t *tls_record;        // plaintext gathered for one record (16 KiB)
 };
 
 typedef struct shd_delayed shd_delayed_t;
+typedef struct shd_proxy_config shd_proxy_config_t;
 
 /// One mailbox item.
 typedef struct shd_post {
@@ -161,7 +169,18 @@ int shd__tls_records_version(const shd_conn_t *conn);
 int shd__tls_records_resumed(const shd_conn_t *conn);
 int shd__tls_records_alpn(const shd_conn_t *conn);
 
+// shd_proxy.c
+int shd__proxy_accept(shd_conn_t *conn);
+void shd__proxy_on_read(shd_conn_t *conn, uint8_t *data, size_t len);
+int shd__proxy_untrusted_header(shd_conn_t *conn, const uint8_t *data, size_t len);
+void shd__proxy_peer_eof(shd_conn_t *conn);
+void shd__proxy_timeout(shd_conn_t *conn);
+void shd__proxy_conn_free(shd_conn_t *conn);
+void shd__proxy_loop_free(shd_loop_t *loop);
+
 // shd_conn.c
+void shd__conn_announce(shd_conn_t *conn);
+void shd__conn_input(shd_conn_t *conn, uint8_t *data, size_t len);
 void shd__conn_deliver(shd_conn_t *conn, uint8_t *data, size_t len);
 int shd__conn_grow_tail(shd_conn_t *conn, size_t want);
 void shd__conn_peer_eof(shd_conn_t *conn);

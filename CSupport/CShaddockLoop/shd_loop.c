@@ -32,8 +32,7 @@ shd_loop_t *shd_loop_new(const shd_callbacks_t *callbacks, void *ctx, const shd_
     if (loop->opt.max_posted == 0) loop->opt.max_posted = 65536;
     loop->rbuf = malloc(loop->opt.read_buffer_size);
     if (loop->rbuf == NULL || uv_loop_init(&loop->uv) != 0) {
-        shd__tls_loop_free(loop);
-    free(loop->rbuf);
+        free(loop->rbuf);
         free(loop);
         return NULL;
     }
@@ -207,6 +206,8 @@ void shd_loop_free(shd_loop_t *loop) {
         loop->free_chunks = c->next;
         free(c);
     }
+    shd__tls_loop_free(loop);
+    shd__proxy_loop_free(loop);
     free(loop->rbuf);
     free(loop);
 }
@@ -255,7 +256,9 @@ static void on_tick(uv_timer_t *timer) {
         next = c->next;
         if (c->deadline == 0 || c->deadline > now) continue;
         c->deadline = 0;
-        if (c->state == SHD_CONN_OPEN) {
+        if (c->state == SHD_CONN_OPEN && c->proxy_wait != NULL) {
+            shd__proxy_timeout(c);
+        } else if (c->state == SHD_CONN_OPEN) {
             if (loop->cb.on_deadline) loop->cb.on_deadline(loop->ctx, c);
         } else if (c->state != SHD_CONN_CLOSING) {
             // A graceful close that the peer did not finish in time.

@@ -115,6 +115,13 @@ typedef struct shd_loop_stats {
     uint64_t tls12;                 // handshakes completed with TLS 1.2
     uint64_t tls13;                 // handshakes completed with TLS 1.3
     uint64_t tls_own_records;       // handshakes after which the shim's own record layer took over
+    uint64_t proxy_v1;              // PROXY headers read with a client address, version 1
+    uint64_t proxy_v2;              // the same, version 2
+    uint64_t proxy_local;           // PROXY headers without one (LOCAL, UNKNOWN): a balancer's health check
+    uint64_t proxy_bad;             // malformed or truncated PROXY headers (closed)
+    uint64_t proxy_untrusted;       // a PROXY header, or any connection when one is required, from an untrusted peer (closed)
+    uint64_t proxy_missing;         // a trusted peer without the required header (closed)
+    uint64_t proxy_timeout;         // a PROXY header not complete in time (closed)
 } shd_loop_stats_t;
 
 /// Creates a loop. `ctx` is passed to every callback. Returns NULL on failure.

@@ -182,6 +182,19 @@ public struct TransportStats: Sendable, Equatable {
     /// connection (AES-GCM and ChaCha20-Poly1305); the others stay with
     /// OpenSSL's.
     public var tlsOwnRecordLayer: UInt64 = 0
+    /// PROXY headers read: with a client address (version 1 and 2), and
+    /// without one (a balancer's health check).
+    public var proxyHeadersV1: UInt64 = 0
+    public var proxyHeadersV2: UInt64 = 0
+    public var proxyHeadersLocal: UInt64 = 0
+    /// Connections closed over the PROXY protocol: a malformed or truncated
+    /// header, a header (or, when required, any connection) from an
+    /// untrusted peer, a trusted peer without the required header, a header
+    /// not whole in time.
+    public var proxyBad: UInt64 = 0
+    public var proxyUntrusted: UInt64 = 0
+    public var proxyMissing: UInt64 = 0
+    public var proxyTimeouts: UInt64 = 0
     /// TLS failures: handshakes that failed (garbage, an alert, nothing in
     /// common), records that failed after the handshake, and plaintext
     /// connections refused because TLS is required.
@@ -208,6 +221,13 @@ public struct TransportStats: Sendable, Equatable {
         tls12 += s.tls12
         tls13 += s.tls13
         tlsOwnRecordLayer += s.tls_own_records
+        proxyHeadersV1 += s.proxy_v1
+        proxyHeadersV2 += s.proxy_v2
+        proxyHeadersLocal += s.proxy_local
+        proxyBad += s.proxy_bad
+        proxyUntrusted += s.proxy_untrusted
+        proxyMissing += s.proxy_missing
+        proxyTimeouts += s.proxy_timeout
         tlsHandshakeFailures += s.tls_handshake_failed
         tlsBadRecords += s.tls_bad_record
         tlsPlaintextRefused += s.tls_plaintext_refused

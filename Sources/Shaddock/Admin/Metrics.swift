@@ -81,6 +81,13 @@ enum MetricsExposition {
         let handshakes = t.tlsFullHandshakes + t.tlsResumedHandshakes
         add(.tlsRecordLayer, #"layer="shaddock""#, String(t.tlsOwnRecordLayer))
         add(.tlsRecordLayer, #"layer="openssl""#, String(handshakes - min(handshakes, t.tlsOwnRecordLayer)))
+        add(.proxyHeaders, #"version="1""#, String(t.proxyHeadersV1))
+        add(.proxyHeaders, #"version="2""#, String(t.proxyHeadersV2))
+        add(.proxyHeaders, #"version="local""#, String(t.proxyHeadersLocal))
+        add(.proxyFailures, #"kind="bad""#, String(t.proxyBad))
+        add(.proxyFailures, #"kind="untrusted""#, String(t.proxyUntrusted))
+        add(.proxyFailures, #"kind="missing""#, String(t.proxyMissing))
+        add(.proxyFailures, #"kind="timeout""#, String(t.proxyTimeouts))
         add(.tlsFailures, #"kind="handshake""#, String(t.tlsHandshakeFailures))
         add(.tlsFailures, #"kind="bad_record""#, String(t.tlsBadRecords))
         add(.tlsFailures, #"kind="plaintext_refused""#, String(t.tlsPlaintextRefused))
@@ -121,6 +128,7 @@ enum MetricFamily: Int, CaseIterable {
     case receivedBytes, sentBytes, reads, writeCalls, flushes, writeOverflows, writeChunksAllocated
     case mailboxPosted, mailboxRefused
     case tlsHandshakes, tlsVersions, tlsRecordLayer, tlsFailures
+    case proxyHeaders, proxyFailures
     case loopLag, draining
     case natsConnected, natsConnects, natsDisconnects, natsMessages, natsBytes, natsErrors
     case forwarded, forwardOutcomes, backendRequests, backendRefused, remoteCalls, remoteCallFailures, clusterPushes, clusterPushesInAnswers, liveServers
@@ -163,6 +171,8 @@ enum MetricFamily: Int, CaseIterable {
         case .tlsHandshakes: return "shaddock_tls_handshakes_total"
         case .tlsVersions: return "shaddock_tls_handshakes_by_version_total"
         case .tlsRecordLayer: return "shaddock_tls_record_layer_total"
+        case .proxyHeaders: return "shaddock_proxy_headers_total"
+        case .proxyFailures: return "shaddock_proxy_failures_total"
         case .tlsFailures: return "shaddock_tls_failures_total"
         case .loopLag: return "shaddock_loop_lag_seconds"
         case .draining: return "shaddock_draining"
@@ -231,6 +241,8 @@ enum MetricFamily: Int, CaseIterable {
         case .mailboxRefused: return "Bounded items refused because a loop's mailbox was full."
         case .tlsHandshakes: return "TLS handshakes completed; kind: full or resumed (a session ticket)."
         case .tlsVersions: return "TLS handshakes completed, by protocol version."
+        case .proxyHeaders: return "PROXY protocol headers read from trusted balancers; version: 1 or 2 (with the client's address), local (none: a health check)."
+        case .proxyFailures: return "Connections closed over the PROXY protocol; kind: bad (malformed or truncated), untrusted (a header, or with required any connection, from an untrusted peer), missing (required but absent), timeout."
         case .tlsRecordLayer: return "TLS connections by the record layer that carries them after the handshake: shaddock (its own, for AES-GCM and ChaCha20-Poly1305; no OpenSSL state kept) or openssl (other ciphers)."
         case .tlsFailures: return "TLS connections closed for a failure; kind: handshake (garbage, an alert, nothing in common), bad_record (after the handshake), plaintext_refused (TLS required), handshake_timeout."
         case .loopLag: return "How late each loop's last timer tick ran."

@@ -52,6 +52,9 @@ public struct GatewayConfiguration: Sendable {
     /// TLS on the client port (and the admin listener, if it says so); nil:
     /// plaintext only. See docs/tls.md.
     public var tls: TLSOptions?
+    /// PROXY headers from the balancers in front (docs/deploy.md); nil:
+    /// every connection's address is its peer's.
+    public var proxyProtocol: ProxyProtocolOptions?
 
     /// This server's `id` in servers.json.
     public var serverID = "connector-server-1"
@@ -149,6 +152,7 @@ public struct GatewayConfiguration: Sendable {
         if let m = maxConnectionsPerAddress, m < 1 { throw .invalid("maxConnectionsPerAddress", "must be positive") }
         if let rate = requestRate { try rate.validate() }
         if let tls { try tls.validate() }
+        if let proxyProtocol { try proxyProtocol.validate() }
         try validateCluster()
         if let options = clusterOptions { try validate(options) }
         _ = try HostBlacklist(blacklist)

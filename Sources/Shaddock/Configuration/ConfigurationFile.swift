@@ -116,6 +116,7 @@ extension GatewayConfiguration {
             case "adminHost": adminHost = try value.string(at: path)
             case "adminPort": adminPort = try value.int(at: path)
             case "tls": tls = try TLSOptions.from(value, path: path, directory: directory)
+            case "proxyProtocol": proxyProtocol = try ProxyProtocolOptions.from(value, path: path)
             default: throw .unknownKey(path)
             }
         }

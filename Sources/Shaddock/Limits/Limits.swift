@@ -65,6 +65,9 @@ extension GatewayConfiguration {
         // Certificates are read again whatever changed (a renewed one keeps
         // its file name); see Server.reload.
         next.tls = file.tls
+        // The balancers in front may change (new connections read headers
+        // from the new list).
+        next.proxyProtocol = file.proxyProtocol
         var differ: [String] = []
         func check<T: Equatable>(_ name: String, _ a: T, _ b: T) { if a != b { differ.append(name) } }
         check("host", host, file.host)

@@ -79,6 +79,7 @@ public final class Server: @unchecked Sendable {
             let loop = try EventLoop(index: i, core: core)
             loops.append(loop)
             if configuration.tls != nil { loop.use(tls, configuration.tls) }
+            loop.use(configuration.proxyProtocol)
             // A backend takes no clients.
             guard configuration.isFrontend else { continue }
             // The first loop may pick the port; the others join it.
@@ -236,6 +237,7 @@ public final class Server: @unchecked Sendable {
             loop.execute {
                 $0.apply(limits, blacklist: blacklist)
                 $0.use(tlsNow, file.tls)
+                $0.use(file.proxyProtocol)
                 applied.leave()
             }
         }

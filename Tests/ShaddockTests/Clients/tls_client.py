@@ -11,6 +11,8 @@
                                            log in to the chat, send N messages of SIZE
                                            bytes with the ciphertext dribbled in small
                                            pieces, read each one's push and answer
+    tls_client.py whoami PORT CAFILE HEX   HEX (a PROXY header) in plaintext, then Pomelo over
+                                           TLS asking connector.testHandler.whoami
     tls_client.py corrupt PORT CAFILE      a request record with a damaged tag
     tls_client.py overflow PORT CAFILE     a record header longer than TLS allows
 
@@ -127,9 +129,10 @@ def websocket(sock):
     return send, read
 
 
-def session(transport, port, cafile):
-    tls = context(cafile).wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
-                                      server_hostname="localhost")
+def session(transport, port, cafile, before=b""):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(before)
+    tls = context(cafile).wrap_socket(sock, server_hostname="localhost")
     info = {"version": tls.version(), "alpn": tls.selected_alpn_protocol(),
             "cn": dict(x[0] for x in tls.getpeercert()["subject"])["commonName"]}
     if transport == "wss":
@@ -306,6 +309,16 @@ def main():
                     ok += 1
                 time.sleep(0.05)
             result["answered"], result["sent"] = ok, i
+            tls.close()
+        elif mode == "whoami":
+            tls, send, packages, result = session("pomelo", port, cafile, bytes.fromhex(sys.argv[4]))
+            route = b"connector.testHandler.whoami"
+            send(package(4, bytes([0]) + varint(1) + bytes([len(route)]) + route + b"{}"))
+            while True:
+                kind, body = packages.next()
+                if kind == 4:
+                    result["answer"] = response_body(body)
+                    break
             tls.close()
         elif mode == "records":
             result = records(port, cafile, int(sys.argv[4]), int(sys.argv[5]), "tls12" in sys.argv[6:])

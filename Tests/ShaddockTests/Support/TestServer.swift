@@ -77,6 +77,7 @@ enum TestApp {
     static func make() -> Application {
         let app = chatDemo()
         app.handle("connector.testHandler.echo") { request, _ in .json(request.json) }
+        app.handle("connector.testHandler.whoami") { _, session in .json(["address": .string(session.remoteAddress)]) }
         app.handle("connector.testHandler.fail") { _, _ in throw Broken() }
         app.handle("connector.testHandler.refuse") { _, _ in throw Refused(code: 503) }
         app.handle("connector.testHandler.kick") { request, session in

@@ -43,7 +43,9 @@ final class TestSocket {
     /// instead of polling a dead descriptor until the timeout.
     private(set) var peerClosed = false
 
-    init(host: String = "127.0.0.1", port: Int) throws {
+    /// Connects to host:port, from `source` (an IPv4 address of this
+    /// machine, 127.0.0.2 for example) when given.
+    init(host: String = "127.0.0.1", port: Int, source: String? = nil) throws {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -60,6 +62,14 @@ final class TestSocket {
             node = ai.pointee.ai_next
             let s = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
             if s < 0 { lastErrno = errno; continue }
+            if let source {
+                var from = sockaddr_in()
+                from.sin_family = sa_family_t(AF_INET)
+                from.sin_addr.s_addr = inet_addr(source)
+                _ = withUnsafePointer(to: &from) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+            }
             var r: Int32
             repeat { r = connect(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) } while r < 0 && errno == EINTR
             if r == 0 {
