@@ -9,6 +9,7 @@
 enum AdminRequest: Equatable {
     case metrics(headOnly: Bool)
     case health(headOnly: Bool)
+    case ready(headOnly: Bool)
     case notFound
     case methodNotAllowed
     case badRequest
@@ -68,6 +69,7 @@ enum AdminRequest: Equatable {
         let path = target.lowerBound..<(c.firstIndex(of: UInt8(ascii: "?"), in: target) ?? target.upperBound)
         if c.equals(path, "/metrics") { return .metrics(headOnly: headOnly) }
         if c.equals(path, "/healthz") { return .health(headOnly: headOnly) }
+        if c.equals(path, "/readyz") { return .ready(headOnly: headOnly) }
         return .notFound
     }
 }

@@ -6,13 +6,33 @@ import Synchronization
 import Glibc
 #endif
 
-/// Whether the server is draining; `/healthz` reads it. Any thread.
+/// Whether the server is draining (`/healthz`), and whether it is ready
+/// for clients (`/readyz`). Any thread.
 final class HealthState: Sendable {
     private let draining = Atomic<Bool>(false)
+    private let listening = Atomic<Bool>(false)
+    /// With a cluster: why the server cannot serve yet (nil: it can).
+    private let clusterCheck = Locked<(@Sendable () -> String?)?>(nil)
 
     var isDraining: Bool {
         get { draining.load(ordering: .relaxed) }
         set { draining.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Set once every loop listens and runs.
+    var isListening: Bool {
+        get { listening.load(ordering: .relaxed) }
+        set { listening.store(newValue, ordering: .relaxed) }
+    }
+
+    func setClusterCheck(_ check: @escaping @Sendable () -> String?) { clusterCheck.withLock { $0 = check } }
+
+    /// Nil when ready; otherwise why not: starting, draining, or the
+    /// cluster's (NATS not connected, not announced yet).
+    var notReady: String? {
+        if isDraining { return "draining" }
+        if !isListening { return "starting" }
+        return clusterCheck.withLock { $0 }?()
     }
 }
 
@@ -145,6 +165,11 @@ final class AdminServer: @unchecked Sendable {
                 return Self.response("503 Service Unavailable", text, "draining\n", headOnly: headOnly)
             }
             return Self.response("200 OK", text, "ok\n", headOnly: headOnly)
+        case .ready(let headOnly):
+            if let why = health?.notReady ?? (health == nil ? "starting" : nil) {
+                return Self.response("503 Service Unavailable", text, why + "\n", headOnly: headOnly)
+            }
+            return Self.response("200 OK", text, "ready\n", headOnly: headOnly)
         case .notFound:
             return Self.response("404 Not Found", text, "not found\n")
         case .methodNotAllowed:

@@ -17,6 +17,7 @@ struct MetricsSnapshot {
     /// Each loop's NATS link state (cluster only).
     var natsUp: [Bool] = []
     var liveServers: [String: Int] = [:]
+    var process: ProcessSample?
 
     init() {}
 
@@ -32,6 +33,7 @@ struct MetricsSnapshot {
         self.sessions = sessions.count
         boundSessions = sessions.boundCount
         self.draining = draining
+        process = ProcessSample.read()
     }
 
     func total(_ c: GatewayCounter) -> UInt64 {
@@ -102,6 +104,14 @@ enum MetricsExposition {
         add(.draining, "", s.draining ? "1" : "0")
         for (i, up) in s.natsUp.enumerated() { add(.natsConnected, "loop=\"\(i)\"", up ? "1" : "0") }
         for (type, n) in s.liveServers.sorted(by: { $0.key < $1.key }) { add(.liveServers, "type=\"\(type)\"", String(n)) }
+        if let p = s.process {
+            add(.processCPU, "", String(p.cpuSeconds))
+            add(.processResident, "", String(p.residentBytes))
+            add(.processVirtual, "", String(p.virtualBytes))
+            add(.processOpenFDs, "", String(p.openFDs))
+            add(.processMaxFDs, "", String(p.maxFDs))
+            add(.processStartTime, "", String(p.startTimeSeconds))
+        }
 
         var out = ""
         out.reserveCapacity(8192)
@@ -131,6 +141,7 @@ enum MetricFamily: Int, CaseIterable {
     case proxyHeaders, proxyFailures
     case loopLag, draining
     case natsConnected, natsConnects, natsDisconnects, natsMessages, natsBytes, natsErrors
+    case processCPU, processResident, processVirtual, processOpenFDs, processMaxFDs, processStartTime
     case forwarded, forwardOutcomes, backendRequests, backendRefused, remoteCalls, remoteCallFailures, clusterPushes, clusterPushesInAnswers, liveServers
 
     var name: String {
@@ -191,12 +202,19 @@ enum MetricFamily: Int, CaseIterable {
         case .clusterPushes: return "shaddock_cluster_pushes_total"
         case .clusterPushesInAnswers: return "shaddock_cluster_pushes_in_answers_total"
         case .liveServers: return "shaddock_cluster_servers"
+        case .processCPU: return "process_cpu_seconds_total"
+        case .processResident: return "process_resident_memory_bytes"
+        case .processVirtual: return "process_virtual_memory_bytes"
+        case .processOpenFDs: return "process_open_fds"
+        case .processMaxFDs: return "process_max_fds"
+        case .processStartTime: return "process_start_time_seconds"
         }
     }
 
     var isCounter: Bool {
         switch self {
         case .connectionsOpen, .sessions, .boundSessions, .loopLag, .draining, .natsConnected, .liveServers: return false
+        case .processResident, .processVirtual, .processOpenFDs, .processMaxFDs, .processStartTime: return false
         default: return true
         }
     }
@@ -263,6 +281,12 @@ enum MetricFamily: Int, CaseIterable {
         case .clusterPushes: return "Push and broadcast messages to other frontends (direction=out, one per frontend per push) and from other servers (direction=in)."
         case .clusterPushesInAnswers: return "Push messages for a requester's frontend carried inside a forwarded request's answer (also counted as direction=out)."
         case .liveServers: return "Live servers of the cluster, by type (this one included)."
+        case .processCPU: return "User and system CPU time spent, in seconds."
+        case .processResident: return "Resident memory size, in bytes."
+        case .processVirtual: return "Virtual memory size, in bytes."
+        case .processOpenFDs: return "Open file descriptors."
+        case .processMaxFDs: return "The most file descriptors the process may open (its soft limit)."
+        case .processStartTime: return "Start time of the process since the epoch, in seconds."
         }
     }
 

@@ -27,6 +27,12 @@ final class Cluster: @unchecked Sendable {
     let announceSubject: String
     /// Set once the loops exist.
     private(set) var endpoints: [ClusterEndpoint] = []
+    /// Set by the first announcement (`/readyz`). Any thread.
+    private let announcedOnce = Atomic<Bool>(false)
+    var announced: Bool {
+        get { announcedOnce.load(ordering: .relaxed) }
+        set { announcedOnce.store(newValue, ordering: .relaxed) }
+    }
     /// Set when a drain begins: new work is refused with 503 and the
     /// announcements say `draining`.
     let draining = Atomic<Bool>(false)

@@ -148,6 +148,7 @@ final class ClusterEndpoint: NATSLinkDelegate, @unchecked Sendable {
         writer = ClusterWriter(reusing: writer.bytes)
         writer.bytes.append(contentsOf: a.json)
         send(to: cluster.announceSubject)
+        if !stopping { cluster.announced = true }
         guard var table else { return }
         _ = table.apply(a, now: loop.now) { _ in }
         let dead = table.expire(now: loop.now, except: cluster.me.id)

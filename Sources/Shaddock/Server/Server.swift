@@ -106,6 +106,14 @@ public final class Server: @unchecked Sendable {
             }
             threads.append(tid)
         }
+        if let cluster = core.cluster {
+            let loops = self.loops
+            health.setClusterCheck {
+                if !loops.allSatisfy({ $0.natsUp == true }) { return "NATS not connected" }
+                return cluster.announced ? nil : "not announced yet"
+            }
+        }
+        health.isListening = true
         if let admin {
             let source = MetricsSource(loops: loops, sessions: core.sessions, health: health)
             do { try admin.start(metrics: source.render, health: health) } catch {

@@ -119,6 +119,65 @@ import Glibc
         #expect(reply.status == 200 && reply.body == "ok\n")
     }
 
+    /// /readyz: ready once listening, 503 while draining; /healthz stays
+    /// the liveness check.
+    @Test func readyzAnswersReadyThenDrainingThenReady() throws {
+        let server = try Self.server()
+        let port = try #require(server.server.adminPort)
+        var reply = try AdminReply.get("/readyz", port: port)
+        #expect(reply.status == 200 && reply.body == "ready\n")
+        server.server.setHealth(draining: true)
+        reply = try AdminReply.get("/readyz", port: port)
+        #expect(reply.status == 503 && reply.body == "draining\n")
+        server.server.setHealth(draining: false)
+        #expect(try AdminReply.get("/readyz", port: port).status == 200)
+        let head = try AdminReply.get("/readyz", port: port, method: "HEAD")
+        #expect(head.status == 200 && head.body.isEmpty)
+    }
+
+    /// With a cluster, ready only while every loop's NATS link is up and
+    /// the server has announced itself.
+    @Test(.enabled(if: NATSTestServer.isInstalled)) func readyzWaitsForNATS() throws {
+        let natsPort = try freeLoopbackPort()
+        let server = try ClusterTestServer(id: "connector-ready", frontend: true, nats: ["nats://127.0.0.1:\(natsPort)"],
+                                           servers: ClusterTestApp.servers(frontends: ["connector-ready"], backends: [])) {
+            $0.adminPort = 0
+        }
+        let port = try #require(server.server.adminPort)
+        var reply = try AdminReply.get("/readyz", port: port)
+        #expect(reply.status == 503 && reply.body == "NATS not connected\n")
+        #expect(try AdminReply.get("/healthz", port: port).status == 200, "alive all the same")
+        let nats = try NATSTestServer(port: natsPort)
+        for _ in 0..<300 {
+            reply = try AdminReply.get("/readyz", port: port)
+            if reply.status == 200 { break }
+            usleep(20_000)
+        }
+        #expect(reply.status == 200 && reply.body == "ready\n")
+        nats.kill()
+        for _ in 0..<300 {
+            reply = try AdminReply.get("/readyz", port: port)
+            if reply.status == 503 { break }
+            usleep(20_000)
+        }
+        #expect(reply.status == 503 && reply.body == "NATS not connected\n")
+    }
+
+    /// Prometheus' process series, as its own process collector names them.
+    @Test func processSeries() throws {
+        let server = try Self.server()
+        let text = try Self.scrape(server)
+        let fds = try #require(text.value("process_open_fds")), max = try #require(text.value("process_max_fds"))
+        #expect(fds > 3 && fds < max)
+        #expect(try #require(text.value("process_resident_memory_bytes")) > 1_000_000)
+        #expect(try #require(text.value("process_virtual_memory_bytes")) > text.value("process_resident_memory_bytes")!)
+        #expect(try #require(text.value("process_cpu_seconds_total")) > 0)
+        let started = try #require(text.value("process_start_time_seconds"))
+        let now = Date().timeIntervalSince1970
+        #expect(started > now - 24 * 3600 && started <= now + 1)
+        #expect(text.types["process_cpu_seconds_total"] == "counter" && text.types["process_open_fds"] == "gauge")
+    }
+
     /// A drain flips /healthz to 503 while requests in flight finish.
     @Test func drainAnswers503UntilItStops() throws {
         let app = DrainAndReloadTests.app()

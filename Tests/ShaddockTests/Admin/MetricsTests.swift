@@ -20,6 +20,8 @@ import Testing
         // As in a cluster: every loop's NATS link, the live servers by type.
         s.natsUp = (0..<loops).map { $0 % 2 == 0 }
         s.liveServers = ["connector": 2, "chat": 3]
+        s.process = ProcessSample(cpuSeconds: 1.5, residentBytes: 16, virtualBytes: 17, openFDs: 18, maxFDs: 19,
+                                  startTimeSeconds: 20)
         return s
     }
 
@@ -90,7 +92,8 @@ import Testing
         #expect(text.problems == [])
         #expect(text.types.count == MetricFamily.allCases.count)
         for (name, type) in text.types {
-            #expect(name.hasPrefix("shaddock_"))
+            // Prometheus' process collector's names, and ours.
+            #expect(name.hasPrefix("shaddock_") || name.hasPrefix("process_"))
             #expect(type == (MetricFamily.allCases.first { $0.name == name }!.isCounter ? "counter" : "gauge"))
             #expect(!text.help[name, default: ""].isEmpty)
         }
