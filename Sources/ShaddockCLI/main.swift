@@ -11,7 +11,7 @@ struct Shaddock: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shaddock",
         abstract: "A Pomelo-compatible edge gateway: WebSocket and raw TCP on one port.",
-        subcommands: [Serve.self, Echo.self])
+        subcommands: [Serve.self, Echo.self, CheckConfig.self])
 }
 
 /// Options shared by the subcommands.
@@ -89,7 +89,9 @@ struct Serve: ParsableCommand {
     var nats: [String] = []
 
     func run() throws {
-        let server = try Server(application: ExampleApp.make(), configuration: try configuration())
+        let configuration = try configuration()
+        LoggingSystem.bootstrap(configuration.logFormat.handler)
+        let server = try Server(application: ExampleApp.make(), configuration: configuration)
         // SIGHUP reads the file again, with the same options on top.
         let options = self
         try server.runUntilSignalled(reload: config == nil ? nil : { try options.configuration() })
@@ -125,9 +127,37 @@ struct Echo: ParsableCommand {
             configuration.maxFrameBytes = maxMessageBytes
         }
         try listen.apply(to: &configuration)
+        LoggingSystem.bootstrap(configuration.logFormat.handler)
         try Server.echo(configuration: configuration).runUntilSignalled()
     }
 }
 
-LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check a configuration file as start-up would (the files it names included) and print the settings in effect; exit 1 with the error otherwise.")
+
+    @Argument(help: "Pomelo's servers.json, optionally with a \"connector\" section (see docs/configuration.md).")
+    var file: String
+
+    @Option(help: "The environment of the file to check.")
+    var env = "development"
+
+    @Option(help: "The server id to check as (default: the environment's first frontend server).")
+    var serverID: String?
+
+    func run() throws {
+        do {
+            let configuration = try GatewayConfiguration.load(path: file, environment: env, serverID: serverID)
+            try configuration.check()
+            print(configuration.effectiveDescription)
+        } catch {
+            let message = Array("shaddock: \(file): \(error)\n".utf8)
+            _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            throw ExitCode.failure
+        }
+    }
+}
+
+// Logging is bootstrapped by each command, once it knows the format.
 Shaddock.main()

@@ -42,6 +42,9 @@ public struct GatewayConfiguration: Sendable {
     /// Longest wait for the peer's EOF after we close gracefully.
     public var lingerMilliseconds = 2000
     public var logLevel: Logger.Level = .info
+    /// Log lines as text, or one JSON object per line (`LogFormat`); the
+    /// `shaddock` command bootstraps logging with it.
+    public var logFormat: LogFormat = .text
 
     /// Numeric IPv4 or IPv6 address of the admin listener (`/metrics`,
     /// `/healthz`); loopback by default, as it is not meant for clients.

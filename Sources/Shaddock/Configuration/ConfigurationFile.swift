@@ -112,6 +112,7 @@ extension GatewayConfiguration {
             case "maxPendingBytes": maxPendingBytes = try value.int(at: path)
             case "timerTickMilliseconds": timerTickMilliseconds = try value.int(at: path)
             case "lingerMilliseconds": lingerMilliseconds = try value.int(at: path)
+            case "logFormat": logFormat = LogFormat(rawValue: try value.oneOf(LogFormat.allCases.map(\.rawValue), at: path))!
             case "logLevel": logLevel = Logger.Level(rawValue: try value.oneOf(Logger.Level.allCases.map(\.rawValue), at: path))!
             case "adminHost": adminHost = try value.string(at: path)
             case "adminPort": adminPort = try value.int(at: path)

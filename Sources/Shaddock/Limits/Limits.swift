@@ -88,6 +88,7 @@ extension GatewayConfiguration {
         check("timerTickMilliseconds", timerTickMilliseconds, file.timerTickMilliseconds)
         check("lingerMilliseconds", lingerMilliseconds, file.lingerMilliseconds)
         check("logLevel", logLevel, file.logLevel)
+        check("logFormat", logFormat, file.logFormat)
         check("adminHost", adminHost, file.adminHost)
         check("adminPort", adminPort, file.adminPort)
         return (next, differ)

@@ -44,7 +44,7 @@ import Testing
         var bytes = h.source
         var text = [CChar](repeating: 0, count: 64)
         _ = withUnsafePointer(to: &bytes) { inet_ntop(h.family == 4 ? AF_INET : AF_INET6, $0, &text, 64) }
-        return String(cString: text)
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Whole, at every split into two, and one byte at a time: the same.
