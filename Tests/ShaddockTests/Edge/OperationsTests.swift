@@ -63,6 +63,28 @@ import Testing
         #expect(status == 1 && err.contains("staging"), "\(err)")
     }
 
+    /// deploy/servers.json, with the certificates and the ticket key file of
+    /// the test set-up in place of /etc/shaddock/tls's, checks out for both
+    /// of its gateways.
+    @Test func theExampleProductionFileChecksOut() throws {
+        let dir = try Self.folder()
+        let files = try TLSTestFiles.get()
+        _ = FileManager.default.createFile(atPath: dir + "/tickets.key", contents: Data(repeating: 7, count: 80))
+        var text = try String(contentsOfFile: repositoryRoot.appendingPathComponent("deploy/servers.json").path, encoding: .utf8)
+        for (from, to) in [("/etc/shaddock/tls/rsa.pem", files.cert("first")), ("/etc/shaddock/tls/rsa.key", files.key("first")),
+                           ("/etc/shaddock/tls/ecdsa.pem", files.cert("ec")), ("/etc/shaddock/tls/ecdsa.key", files.key("ec")),
+                           ("/etc/shaddock/tls/tickets.key", dir + "/tickets.key")] {
+            #expect(text.contains(from))
+            text = text.replacingOccurrences(of: from, with: to)
+        }
+        try Self.write(text, dir + "/servers.json")
+        for id in ["connector-1", "connector-2"] {
+            let (status, out, err) = try Self.run(["check-config", dir + "/servers.json", "--env", "production", "--server-id", id])
+            #expect(status == 0, "\(err)")
+            #expect(out.contains("serverID = \(id)") && out.contains("maxConnections = 1000000") && out.contains("logFormat = json"), "\(out)")
+        }
+    }
+
     /// `"logFormat": "json"`: every line is one JSON object with the time,
     /// level, message and metadata.
     @Test func jsonLogLines() throws {
