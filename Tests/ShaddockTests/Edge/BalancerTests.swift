@@ -55,6 +55,15 @@ import Testing
         throw last!
     }
 
+    /// `count` players held at once, each checked to be seen as itself.
+    static func players(_ count: Int, _ port: Int, firstID: Int) throws -> [PomeloTestClient] {
+        try (0..<count).map { i in
+            let (client, address) = try player(port, id: firstID + i)
+            #expect(address == "127.0.0.9", "the player's address, not the balancer's")
+            return client
+        }
+    }
+
     @Test(.enabled(if: haproxy != nil, "haproxy is not installed (./run test installs it)"))
     func haproxySendsThePlayerAndDrainsAGateway() throws {
         let gateways = [try Self.gateway(), try Self.gateway()]
@@ -70,22 +79,13 @@ import Testing
         let balancer = try Self.start(Self.haproxy!, ["-db", "-f", file])
         defer { balancer.terminate(); balancer.waitUntilExit() }
         // Players held at once: least connections spreads them over both.
-        var players: [PomeloTestClient] = []
-        for i in 0..<4 {
-            let (client, address) = try Self.player(port, id: i + 1)
-            #expect(address == "127.0.0.9", "the player's address, not the balancer's")
-            players.append(client)
-        }
+        var players = try Self.players(4, port, firstID: 1)
         #expect(gateways.allSatisfy { $0.counter(.connectionsAccepted) == 2 }, "\(gateways.map { $0.counter(.connectionsAccepted) })")
         // Draining: /healthz answers 503, and after two checks (1 s apart)
         // the balancer sends new players to the other gateway only.
         gateways[0].server.setHealth(draining: true)
         Thread.sleep(forTimeInterval: 3)
-        for i in 0..<4 {
-            let (client, address) = try Self.player(port, id: 10 + i)
-            #expect(address == "127.0.0.9")
-            players.append(client)
-        }
+        players += try Self.players(4, port, firstID: 10)
         #expect(gateways[0].counter(.connectionsAccepted) == 2 && gateways[1].counter(.connectionsAccepted) == 6)
         // The drained gateway's players are still served.
         for (i, client) in players.prefix(4).enumerated() {
@@ -113,12 +113,8 @@ import Testing
         try text.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
         let balancer = try Self.start("/usr/sbin/nginx", ["-p", dir, "-c", dir + "/nginx.conf", "-g", "daemon off;"])
         defer { balancer.terminate(); balancer.waitUntilExit() }
-        var players: [PomeloTestClient] = []
-        for i in 0..<4 {
-            let (client, address) = try Self.player(port, id: i + 1)
-            #expect(address == "127.0.0.9", "the player's address, not the balancer's")
-            players.append(client)
-        }
+        let players = try Self.players(4, port, firstID: 1)
         #expect(gateways.allSatisfy { $0.server.transportStats().proxyHeadersV1 == 2 })
+        _ = players
     }
 }
