@@ -53,6 +53,9 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     case connectionLimitRefused
     /// Refused at accept: the address had `maxConnectionsPerAddress` open.
     case addressLimitRefused
+    /// WebSocket upgrades whose client a trusted HTTP proxy named
+    /// (`Forwarded`, `X-Forwarded-For`).
+    case forwardedClients
     /// Requests (answered 429) and notifies (dropped) over the request rate.
     case rateLimited
     /// Connections kicked for going on past the request rate.

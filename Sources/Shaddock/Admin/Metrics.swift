@@ -259,7 +259,7 @@ enum MetricFamily: Int, CaseIterable {
         case .mailboxRefused: return "Bounded items refused because a loop's mailbox was full."
         case .tlsHandshakes: return "TLS handshakes completed; kind: full or resumed (a session ticket)."
         case .tlsVersions: return "TLS handshakes completed, by protocol version."
-        case .proxyHeaders: return "PROXY protocol headers read from trusted balancers; version: 1 or 2 (with the client's address), local (none: a health check)."
+        case .proxyHeaders: return "Client addresses that trusted balancers gave; version: 1 or 2 (a PROXY header with the client's address), local (a PROXY header without one: a health check), http (a WebSocket upgrade's Forwarded or X-Forwarded-For)."
         case .proxyFailures: return "Connections closed over the PROXY protocol; kind: bad (malformed or truncated), untrusted (a header, or with required any connection, from an untrusted peer), missing (required but absent), timeout."
         case .tlsRecordLayer: return "TLS connections by the record layer that carries them after the handshake: shaddock (its own, for AES-GCM and ChaCha20-Poly1305; no OpenSSL state kept) or openssl (other ciphers)."
         case .tlsFailures: return "TLS connections closed for a failure; kind: handshake (garbage, an alert, nothing in common), bad_record (after the handshake), plaintext_refused (TLS required), handshake_timeout."
@@ -361,6 +361,7 @@ extension GatewayCounter {
         case .blacklistRefused: return Self.error("blacklisted")
         case .connectionLimitRefused: return Self.error("connection_limit")
         case .addressLimitRefused: return Self.error("address_limit")
+        case .forwardedClients: return (.proxyHeaders, #"version="http""#)
         case .rateLimited: return Self.error("rate_limited")
         case .rateLimitKicks: return Self.error("rate_limit_kick")
         case .drainAbandoned: return Self.error("drain_abandoned")

@@ -67,6 +67,7 @@ extension EventLoop {
     /// Reads PROXY headers from `options.trusted` on new connections (nil:
     /// none). On the loop's thread, or before it runs.
     func use(_ options: ProxyProtocolOptions?) {
+        trustedProxies = options.flatMap { try? HostBlacklist($0.trusted) } ?? .none
         guard let options, let cidrs = try? options.cidrs() else {
             shd_loop_set_proxy(raw, nil, 0, 0, 0)
             return

@@ -125,6 +125,9 @@ final class Connection {
             close(.graceful)
             return data.count
         case .request(let request):
+            if let client = forwardedClient(request, UnsafeRawBufferPointer(data)), !admitForwarded(client) {
+                return data.count
+            }
             counters.add(.websocketUpgrades)
             transport = .websocket
             setDeadline(sinceAccept: limits.handshakeTimeout)

@@ -65,6 +65,9 @@ public struct HostBlacklist: Sendable {
     /// Whether a peer with this numeric address is refused. Patterns are
     /// searched in the address as JavaScript's `RegExp.test` does, and for a
     /// mapped peer also in its IPv4 form.
+    /// No entry: contains nothing.
+    public static let none = try! HostBlacklist([])
+
     public func contains(_ address: String) -> Bool {
         let parsed = IPAddress(address)
         if let parsed {
@@ -180,5 +183,19 @@ struct IPAddress: Hashable, Sendable {
     /// "a.b.c.d", for an IPv4 address.
     var dotted: String {
         (0..<4).map { String((low >> UInt64(24 - 8 * $0)) & 0xff) }.joined(separator: ".")
+    }
+
+    /// The canonical text: dotted for IPv4 (an IPv4-mapped address too),
+    /// RFC 5952 for IPv6, as a session's `remoteAddress` shows it.
+    var text: String {
+        if isV4 { return dotted }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<8 {
+            bytes[i] = UInt8(truncatingIfNeeded: high >> UInt64(56 - 8 * i))
+            bytes[8 + i] = UInt8(truncatingIfNeeded: low >> UInt64(56 - 8 * i))
+        }
+        var out = [CChar](repeating: 0, count: 64)
+        guard inet_ntop(AF_INET6, bytes, &out, 64) != nil else { return "?" }
+        return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -29,6 +29,10 @@ final class EventLoop: @unchecked Sendable {
     /// This loop's copy of the blacklist (replaced through the mailbox on a
     /// reload, so an accept reads it without a lock).
     var blacklist: HostBlacklist
+    /// The balancers and HTTP proxies trusted to name the client
+    /// (`proxyProtocol.trusted`), for a WebSocket upgrade's forwarded
+    /// headers; replaced with the PROXY settings on a reload.
+    var trustedProxies = HostBlacklist.none
     /// This loop's copy of the reloadable limits, in raw memory so reading
     /// one on the hot path costs a load (replaced on this thread by `apply`).
     private let limitsStorage: UnsafeMutablePointer<Limits>

@@ -38,18 +38,18 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
         var all = metadata
         if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }
-        if let explicit { all.merge(explicit) { _, new in new } }
+        if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
         var fields: JSONObject = [
             "time": .string(Self.timestamp()),
-            "level": .string(level.rawValue),
+            "level": .string(event.level.rawValue),
             "label": .string(label),
-            "message": .string(message.description),
-            "source": .string(source),
+            "message": .string(event.message.description),
+            "source": .string(event.source),
         ]
+        if let error = event.error { fields["error"] = .string(String(describing: error)) }
         if !all.isEmpty {
             var object = JSONObject()
             for (key, value) in all.sorted(by: { $0.key < $1.key }) { object[key] = .string(value.description) }

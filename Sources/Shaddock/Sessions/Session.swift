@@ -70,6 +70,9 @@ public final class Session: @unchecked Sendable {
     }
     private var remoteEndpoint: (address: String, port: Int)?
 
+    /// The client a trusted proxy named at the WebSocket upgrade.
+    func forwarded(from address: String) { remoteEndpoint = (address, 0) }
+
     private func peer() -> (address: String, port: Int) {
         guard let raw = connection?.raw else { return ("?", 0) }
         var buf = [CChar](repeating: 0, count: 64)

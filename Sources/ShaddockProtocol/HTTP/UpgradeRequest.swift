@@ -40,6 +40,11 @@ public struct UpgradeRequest: Equatable, Sendable {
     /// Bytes of the head, request line to the blank line included; the
     /// WebSocket frames start right after.
     public var headLength: Int
+    /// The values of `Forwarded` and `X-Forwarded-For` header lines, in
+    /// order (see `ForwardedHeader`): empty when there are none, which is
+    /// the usual case (nothing is allocated then).
+    public var forwarded: [Range<Int>] = []
+    public var forwardedFor: [Range<Int>] = []
 }
 
 public enum UpgradeScan: Equatable, Sendable {
@@ -95,6 +100,7 @@ public struct UpgradeRequestParser: Sendable {
         var hasHost = false, upgrade = false, connection = false
         var key: Range<Int>?
         var wsVersion: Range<Int>?
+        var forwarded: [Range<Int>] = [], forwardedFor: [Range<Int>] = []
         var p = lineEnd + 2
         while p < length - 2 {
             guard let e = find(b, 13, from: p, to: length), b[e + 1] == 10 else { return .reject(.malformed("bad header line")) }
@@ -116,6 +122,10 @@ public struct UpgradeRequestParser: Sendable {
                 key = value
             } else if equalsIgnoringCase(b, name, "sec-websocket-version") {
                 wsVersion = value
+            } else if equalsIgnoringCase(b, name, "forwarded") {
+                forwarded.append(value)
+            } else if equalsIgnoringCase(b, name, "x-forwarded-for") {
+                forwardedFor.append(value)
             }
             p = e + 2
         }
@@ -125,7 +135,8 @@ public struct UpgradeRequestParser: Sendable {
         guard connection else { return .reject(.malformed("missing Connection: Upgrade")) }
         guard let wsVersion, equals(b, wsVersion, "13") else { return .reject(.unsupportedVersion) }
         guard let key, isValidKey(b, key) else { return .reject(.malformed("bad Sec-WebSocket-Key")) }
-        return .request(UpgradeRequest(target: sp1 + 1..<sp2, key: key, headLength: length))
+        return .request(UpgradeRequest(target: sp1 + 1..<sp2, key: key, headLength: length,
+                                       forwarded: forwarded, forwardedFor: forwardedFor))
     }
 
     /// The key must be base64 of 16 bytes.

@@ -74,6 +74,14 @@ func check(_ result: UpgradeScan, _ b: UnsafeRawBufferPointer, limit: Int) {
         defer { out.deallocate() }
         let n = UpgradeResponse.writeSwitching(key: UnsafeRawBufferPointer(rebasing: b[r.key]), into: out)
         invariant(n == UpgradeResponse.switchingLength, "101 answer of \(n) bytes")
+        // The forwarded clients: inside the head, and no more of them than
+        // the header values have bytes.
+        for range in r.forwarded + r.forwardedFor {
+            invariant(range.lowerBound >= 0 && range.upperBound <= r.headLength, "forwarded header value \(range) outside the head")
+        }
+        let clients = ForwardedHeader.clients(UnsafeRawBufferPointer(rebasing: b[0..<r.headLength]), r)
+        let room = (r.forwarded.isEmpty ? r.forwardedFor : r.forwarded).reduce(0) { $0 + $1.count + 1 }
+        invariant(clients.count <= room, "\(clients.count) forwarded clients from \(room) bytes")
     }
 }
 
