@@ -39,6 +39,7 @@ enum ClusterTestApp {
         app.handle("area.areaHandler.echo") { request, session in
             .json(["code": 200, "server": .string(serverID), "uid": session.uid.map { .string($0) } ?? .null,
                    "rid": session.get("rid") ?? .null, "frontend": .string(session.frontendID),
+                   "address": .string(session.remoteAddress),
                    "body": request.json])
         }
         app.handle("area.areaHandler.bind") { request, session in

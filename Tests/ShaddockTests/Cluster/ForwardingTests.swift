@@ -48,6 +48,19 @@ struct ForwardingTests {
         #expect(pair.backend.server.counter(.backendRequests) >= 1)
     }
 
+    /// Behind a balancer: the client a PROXY header named is the address
+    /// the backend's session sees too.
+    @Test func theBackendSeesTheClientABalancerNamed() throws {
+        let pair = try Pair { $0.proxyProtocol = ProxyProtocolOptions(trusted: ["127.0.0.1"], required: true) }
+        let socket = try TestSocket(port: pair.frontend.port)
+        try socket.send(Array("PROXY TCP6 2001:db8::77 ::1 40000 3010\r\n".utf8))
+        let client = PomeloTestClient(transport: .tcp(socket))
+        _ = try client.connectAndHandshake()
+        try client.request(route: "area.areaHandler.echo", id: 2)
+        let reply = try client.expectResponse(id: 2)
+        #expect(reply["server"] as? String == "area-1" && reply["address"] as? String == "2001:db8::77", "\(reply)")
+    }
+
     @Test func aBackendSessionBindsSetsPushesAndKicks() throws {
         let pair = try Pair()
         let client = try PomeloTestClient.ready(.websocket, port: pair.frontend.port)
