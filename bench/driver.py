@@ -38,6 +38,9 @@ SERVERS = {
     # TLS terminated by Shaddock itself (plain clients could share the port).
     "shaddock-tls": [SHADDOCK, "serve", "--port", "{port}", "--threads", "1", "--heartbeat", "{heartbeat}",
                      "--tls-cert", "{tls_cert}", "--tls-key", "{tls_key}"],
+    # Behind a balancer: PROXY protocol headers trusted from loopback.
+    "shaddock-proxy": [SHADDOCK, "serve", "--port", "{port}", "--threads", "1", "--heartbeat", "{heartbeat}",
+                       "--config", "{proxy_config}"],
 }
 
 CLUSTER_FILE = os.path.join(ROOT, "deploy/chat-cluster/servers.json")
@@ -118,6 +121,10 @@ SCENARIOS = [
      ["shaddock-tls", "nginx-tls"]),
     ("tls-resume", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60", "--tls", "--tls-resume"],
      ["shaddock-tls", "nginx-tls"]),
+    # Set-ups with a PROXY v2 header each (a balancer in front), beside the
+    # same load without it in the same turns.
+    ("proxy-connect", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60", "--proxy-v2"],
+     ["shaddock-proxy", "shaddock+plain"]),
     ("tls-hold-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512", "--tls"], ["shaddock-tls"]),
 ]
 ONCE = {"hold-9000", "broadcast-5000", "forward-broadcast", "cluster-hold-9000", "tls-hold-9000"}  # slow to set up: one turn each
@@ -137,6 +144,14 @@ def tls_files():
 
 
 TLS_DIR = None
+
+
+def proxy_config():
+    """A configuration file that trusts PROXY headers from loopback."""
+    path = os.path.join(tempfile.gettempdir(), "shaddock-bench-proxy.json")
+    with open(path, "w") as f:
+        json.dump({"connector": {"proxyProtocol": {"trusted": ["127.0.0.0/8"], "required": True}}}, f)
+    return path
 
 
 def nginx_command(ports, files):
@@ -197,13 +212,15 @@ def run_one(scenario, server, args):
     label = server
     if server.endswith("+plain"):
         server = server[:-len("+plain")]
-        options = [o for o in options if o not in ("--tls", "--tls-resume")]
+        options = [o for o in options if o not in ("--tls", "--tls-resume", "--proxy-v2")]
     ports = {"port": free_port(), "port2": free_port(), "nats": free_port()}
     port = ports["port"]
     heartbeat = "10" if mode == "hold" else "0"
     procs = []
     try:
         files = tls_files() if "tls" in server else {}
+        if "proxy" in server:
+            files = {"proxy_config": proxy_config()}
         for command in GROUPS[server] if server in GROUPS else [SERVERS[server]]:
             if command == ["NGINX"]:
                 command = nginx_command(ports, files)
@@ -337,6 +354,8 @@ def targets(rows):
           ratio(get("tls-resume", "shaddock-tls", "throughput"), get("tls-connect", "shaddock-tls", "throughput")), 5.0,
           at_most=False)
     check("RSS per idle wss session, 9,000 held (bytes)", get("tls-hold-9000", "shaddock-tls", "rss_per_session"), 2048)
+    check("set-up CPU with a PROXY v2 header vs without (no target)",
+          ratio(cpu("proxy-connect", "shaddock-proxy"), cpu("proxy-connect", "shaddock+plain")), 99)
     return checks
 
 

@@ -94,6 +94,8 @@ public struct GatewayConfiguration: Sendable {
     public var userDictionary: [String] = []
     /// Whether pushes leave at once or are batched per flush interval.
     public var scheduler: PushSchedulerMode = .direct
+    /// Which offered WebSocket subprotocol the upgrade's answer names.
+    public var subprotocols: SubprotocolPolicy = .firstOffered
     /// What a second login of a bound user does.
     public var multiLogin: MultiLoginPolicy = .kickOld
     /// What happens to a connection that passes `maxPendingBytes`.

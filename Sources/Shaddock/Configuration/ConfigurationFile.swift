@@ -102,6 +102,15 @@ extension GatewayConfiguration {
                 dictionaryPath = resolved
             case "blacklist": blacklist = try value.strings(at: path)
             case "scheduler": scheduler = try Self.scheduler(path, value)
+            case "subprotocols":
+                if let list = value.arrayValue {
+                    subprotocols = .only(try JSONValue.array(list).strings(at: path))
+                } else {
+                    switch try value.oneOf(["first-offered", "none"], at: path) {
+                    case "none": subprotocols = .none
+                    default: subprotocols = .firstOffered
+                    }
+                }
             case "multiLogin": multiLogin = MultiLoginPolicy(rawValue: try value.oneOf(["allow", "reject", "kick"], at: path))!
             case "slowConsumer": slowConsumer = SlowConsumerPolicy(rawValue: try value.oneOf(["drop", "kick"], at: path))!
             case "filters": try apply(filters: value, path: path)

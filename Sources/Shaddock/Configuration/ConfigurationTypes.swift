@@ -35,6 +35,19 @@ public enum PushSchedulerMode: Sendable, Equatable {
     case buffered(flushIntervalMilliseconds: Int)
 }
 
+/// Which of the subprotocols a WebSocket client offers
+/// (`Sec-WebSocket-Protocol`) the 101 answer names. A browser fails the
+/// connection when it offered some and the answer names none.
+public enum SubprotocolPolicy: Sendable, Equatable {
+    /// The first one offered, as Pomelo's `ws` server answers.
+    case firstOffered
+    /// The first offered that is in the list (names compared exactly);
+    /// none otherwise, and the connection goes on without one.
+    case only([String])
+    /// Never one.
+    case none
+}
+
 /// What a login of a user that is already bound to a session does.
 public enum MultiLoginPolicy: String, Sendable {
     /// Both sessions stay.

@@ -131,9 +131,12 @@ final class Connection {
             counters.add(.websocketUpgrades)
             transport = .websocket
             setDeadline(sinceAccept: limits.handshakeTimeout)
-            withUnsafeTemporaryAllocation(byteCount: UpgradeResponse.switchingLength, alignment: 1) { out in
+            let chosen = subprotocol(request, UnsafeRawBufferPointer(data))
+            let length = UpgradeResponse.switchingLength(protocolLength: chosen?.count ?? 0)
+            withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { out in
                 let key = UnsafeRawBufferPointer(rebasing: data[request.key])
-                let n = UpgradeResponse.writeSwitching(key: key, into: out)
+                let named = chosen.map { UnsafeRawBufferPointer(rebasing: data[$0]) }
+                let n = UpgradeResponse.writeSwitching(key: key, protocol: named, into: out)
                 _ = shd_conn_write(raw, out.baseAddress, n)
             }
             // Frames that came with the request (the upgrade head) are parsed

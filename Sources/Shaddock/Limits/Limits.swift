@@ -78,6 +78,7 @@ extension GatewayConfiguration {
         check("dictionary", userDictionary, file.userDictionary)
         check("scheduler", scheduler, file.scheduler)
         check("multiLogin", multiLogin, file.multiLogin)
+        check("subprotocols", subprotocols, file.subprotocols)
         check("serverID", serverID, file.serverID)
         check("servers", cluster, file.cluster)
         check("cluster", clusterOptions, file.clusterOptions)

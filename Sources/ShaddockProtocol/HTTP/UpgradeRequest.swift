@@ -45,6 +45,9 @@ public struct UpgradeRequest: Equatable, Sendable {
     /// the usual case (nothing is allocated then).
     public var forwarded: [Range<Int>] = []
     public var forwardedFor: [Range<Int>] = []
+    /// The subprotocols offered (`Sec-WebSocket-Protocol`), each a token,
+    /// in the order offered; empty when none is.
+    public var protocols: [Range<Int>] = []
 }
 
 public enum UpgradeScan: Equatable, Sendable {
@@ -100,7 +103,7 @@ public struct UpgradeRequestParser: Sendable {
         var hasHost = false, upgrade = false, connection = false
         var key: Range<Int>?
         var wsVersion: Range<Int>?
-        var forwarded: [Range<Int>] = [], forwardedFor: [Range<Int>] = []
+        var forwarded: [Range<Int>] = [], forwardedFor: [Range<Int>] = [], protocols: [Range<Int>] = []
         var p = lineEnd + 2
         while p < length - 2 {
             guard let e = find(b, 13, from: p, to: length), b[e + 1] == 10 else { return .reject(.malformed("bad header line")) }
@@ -122,6 +125,18 @@ public struct UpgradeRequestParser: Sendable {
                 key = value
             } else if equalsIgnoringCase(b, name, "sec-websocket-version") {
                 wsVersion = value
+            } else if equalsIgnoringCase(b, name, "sec-websocket-protocol") {
+                // A comma-separated list of tokens (RFC 6455 §4.1, 11.3.4).
+                var start = value.lowerBound
+                while start <= value.upperBound {
+                    let comma = find(b, 44, from: start, to: value.upperBound) ?? value.upperBound
+                    let token = trim(b, start..<comma)
+                    if token.isEmpty || !token.allSatisfy({ isTokenChar(b[$0]) }) {
+                        return .reject(.malformed("bad Sec-WebSocket-Protocol"))
+                    }
+                    protocols.append(token)
+                    start = comma + 1
+                }
             } else if equalsIgnoringCase(b, name, "forwarded") {
                 forwarded.append(value)
             } else if equalsIgnoringCase(b, name, "x-forwarded-for") {
@@ -136,7 +151,7 @@ public struct UpgradeRequestParser: Sendable {
         guard let wsVersion, equals(b, wsVersion, "13") else { return .reject(.unsupportedVersion) }
         guard let key, isValidKey(b, key) else { return .reject(.malformed("bad Sec-WebSocket-Key")) }
         return .request(UpgradeRequest(target: sp1 + 1..<sp2, key: key, headLength: length,
-                                       forwarded: forwarded, forwardedFor: forwardedFor))
+                                       forwarded: forwarded, forwardedFor: forwardedFor, protocols: protocols))
     }
 
     /// The key must be base64 of 16 bytes.

@@ -30,15 +30,33 @@ public enum UpgradeResponse {
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
     public static let switchingLength = switchingHead.utf8CodeUnitCount + 28 + 4
 
-    /// Writes the whole 101 response into `out` (switchingLength bytes);
+    static let protocolHeader: StaticString = "\r\nSec-WebSocket-Protocol: "
+
+    /// The 101 response's length, with `protocolLength` bytes of a chosen
+    /// subprotocol (0: none chosen).
+    public static func switchingLength(protocolLength: Int) -> Int {
+        protocolLength == 0 ? switchingLength : switchingLength + protocolHeader.utf8CodeUnitCount + protocolLength
+    }
+
+    /// Writes the whole 101 response into `out` (`switchingLength(protocolLength:)`
+    /// bytes), naming `chosen` (a token the client offered) when not nil;
     /// returns its length.
-    public static func writeSwitching(key: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int {
+    public static func writeSwitching(key: UnsafeRawBufferPointer, protocol chosen: UnsafeRawBufferPointer? = nil,
+                                      into out: UnsafeMutableRawBufferPointer) -> Int {
         let h = switchingHead
-        let n = h.utf8CodeUnitCount
+        var n = h.utf8CodeUnitCount
         out.baseAddress!.copyMemory(from: h.utf8Start, byteCount: n)
         accept(key: key, into: UnsafeMutableRawBufferPointer(rebasing: out[n..<n + 28]))
-        out[n + 28] = 13; out[n + 29] = 10; out[n + 30] = 13; out[n + 31] = 10
-        return n + 32
+        n += 28
+        if let chosen, !chosen.isEmpty {
+            let p = protocolHeader
+            (out.baseAddress! + n).copyMemory(from: p.utf8Start, byteCount: p.utf8CodeUnitCount)
+            n += p.utf8CodeUnitCount
+            (out.baseAddress! + n).copyMemory(from: chosen.baseAddress!, byteCount: chosen.count)
+            n += chosen.count
+        }
+        out[n] = 13; out[n + 1] = 10; out[n + 2] = 13; out[n + 3] = 10
+        return n + 4
     }
 
     /// The answer to a refused request; the connection closes after it.

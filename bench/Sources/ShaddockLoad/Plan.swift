@@ -67,6 +67,10 @@ struct Plan: Sendable {
     /// With `tls`: each reconnect offers its slot's last session (connect
     /// mode: resumed handshakes).
     var tlsResume = false
+    /// Each connection starts with a PROXY protocol v2 header naming a
+    /// client of its own (198.18.0.0/15, the range set aside for
+    /// benchmarks), as from a balancer.
+    var proxyV2 = false
 
     func port(of n: Int) -> Int {
         guard !otherPorts.isEmpty else { return port }

@@ -221,6 +221,14 @@ final class Worker: @unchecked Sendable {
     }
 
     private func opened(_ s: Slot) {
+        if plan.proxyV2 {
+            // Before anything else, TLS included: what a balancer sends.
+            let client = UInt32(0xC612_0000) | UInt32(truncatingIfNeeded: s.number & 0x1_FFFF)
+            var header: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x11, 0x00, 0x0C]
+            header += [UInt8(client >> 24), UInt8(client >> 16 & 0xFF), UInt8(client >> 8 & 0xFF), UInt8(client & 0xFF)]
+            header += [127, 0, 0, 1, 0xC3, 0x50, UInt8(plan.port >> 8 & 0xFF), UInt8(plan.port & 0xFF)]
+            header.withUnsafeBytes { _ = shd_conn_write(s.conn, $0.baseAddress, $0.count) }
+        }
         if let tls {
             // What is written next waits for the handshake.
             let session = plan.tlsResume ? s.tlsSession : nil

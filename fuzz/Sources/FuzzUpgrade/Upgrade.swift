@@ -79,6 +79,12 @@ func check(_ result: UpgradeScan, _ b: UnsafeRawBufferPointer, limit: Int) {
         for range in r.forwarded + r.forwardedFor {
             invariant(range.lowerBound >= 0 && range.upperBound <= r.headLength, "forwarded header value \(range) outside the head")
         }
+        // Offered subprotocols: non-empty tokens inside the head.
+        for range in r.protocols {
+            invariant(!range.isEmpty && range.upperBound <= r.headLength, "subprotocol \(range)")
+            invariant(head[range].allSatisfy { $0 > 32 && $0 < 127 && !Array("()<>@,;:\\\"/[]?={}".utf8).contains($0) },
+                      "a subprotocol that is not a token")
+        }
         let clients = ForwardedHeader.clients(UnsafeRawBufferPointer(rebasing: b[0..<r.headLength]), r)
         let room = (r.forwarded.isEmpty ? r.forwardedFor : r.forwarded).reduce(0) { $0 + $1.count + 1 }
         invariant(clients.count <= room, "\(clients.count) forwarded clients from \(room) bytes")
