@@ -43,7 +43,8 @@ let package = Package(
         // Digests and base64 for the handshake paths (SHA-1, MD5).
         .target(name: "CShaddockDigest", dependencies: ["COpenSSL"], path: "CSupport/CShaddockDigest"),
 
-        .target(name: "ShaddockProtocol", dependencies: ["CShaddockDigest"]),
+        // zlib: Pomelo's gzip flag on client bodies (Compression/).
+        .target(name: "ShaddockProtocol", dependencies: ["CShaddockDigest", "CZlib"]),
         .target(
             name: "Shaddock",
             dependencies: ["ShaddockProtocol", "CShaddockLoop", .product(name: "Logging", package: "swift-log")]),

@@ -56,6 +56,9 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     /// WebSocket upgrades whose client a trusted HTTP proxy named
     /// (`Forwarded`, `X-Forwarded-For`).
     case forwardedClients
+    /// Client messages with Pomelo's gzip flag whose body does not inflate
+    /// (corrupt, truncated, or past maxMessageBytes): answered 500.
+    case badGzipBodies
     /// Requests (answered 429) and notifies (dropped) over the request rate.
     case rateLimited
     /// Connections kicked for going on past the request rate.

@@ -362,6 +362,7 @@ extension GatewayCounter {
         case .connectionLimitRefused: return Self.error("connection_limit")
         case .addressLimitRefused: return Self.error("address_limit")
         case .forwardedClients: return (.proxyHeaders, #"version="http""#)
+        case .badGzipBodies: return Self.error("bad_gzip_body")
         case .rateLimited: return Self.error("rate_limited")
         case .rateLimitKicks: return Self.error("rate_limit_kick")
         case .drainAbandoned: return Self.error("drain_abandoned")

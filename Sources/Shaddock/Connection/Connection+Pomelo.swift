@@ -96,11 +96,19 @@ extension Connection {
         if let rate = limits.rate, !takeToken(rate, for: kind, id: message.id) { return }
         let core = loop.core
         let dictionary = core.dictionary
+        var body = UnsafeRawBufferPointer(rebasing: bytes[message.body])
         if message.gzipped {
-            counters.add(.badMessages)
-            logger.info("dropped a gzip-compressed message (not enabled)")
-            if kind == .request { writeErrorResponse(id: message.id, code: 500) }
-            return
+            // Pomelo's gzip flag: a zlib or gzip body, inflated within
+            // maxMessageBytes into the loop's buffer.
+            switch loop.bodyInflater?.inflate(body, limit: limits.maxMessageBytes) {
+            case .bytes(let inflated):
+                body = inflated
+            case .tooLarge, .corrupt, nil:
+                counters.add(.badGzipBodies)
+                logger.info("a gzip-flagged body that does not inflate within \(limits.maxMessageBytes) bytes")
+                if kind == .request { writeErrorResponse(id: message.id, code: 500) }
+                return
+            }
         }
         let code: UInt16?
         if let c = message.routeCode {
@@ -114,7 +122,6 @@ extension Connection {
             if kind == .request { writeErrorResponse(id: message.id, code: PomeloCode.fail) }
             return
         }
-        var body = UnsafeRawBufferPointer(rebasing: bytes[message.body])
         if !JSON.isValid(body) {
             counters.add(.invalidJSONBodies)
             body = GatewayCore.emptyObject

@@ -33,6 +33,9 @@ final class EventLoop: @unchecked Sendable {
     /// (`proxyProtocol.trusted`), for a WebSocket upgrade's forwarded
     /// headers; replaced with the PROXY settings on a reload.
     var trustedProxies = HostBlacklist.none
+    /// Inflates gzip-flagged client bodies; made at the first one (nil if
+    /// zlib had no memory for it).
+    private(set) lazy var bodyInflater: BodyInflater? = BodyInflater()
     /// This loop's copy of the reloadable limits, in raw memory so reading
     /// one on the hot path costs a load (replaced on this thread by `apply`).
     private let limitsStorage: UnsafeMutablePointer<Limits>
