@@ -294,7 +294,7 @@ int shd_conn_peer(const shd_conn_t *c, char *buf, size_t cap, int *port) {
     int len = sizeof(ss);
     int rc = 0;
     // Behind a balancer: the client its PROXY header named.
-    if (c->proxied != NULL) ss = *c->proxied;
+    if (c->proxied != NULL) memcpy(&ss, c->proxied, sizeof(*c->proxied));
     else rc = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
     if (rc != 0) return rc;
     if (ss.ss_family == AF_INET6) {

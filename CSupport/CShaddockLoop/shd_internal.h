@@ -66,7 +66,7 @@ struct shd_conn {
     // PROXY protocol (shd_proxy.c): the parser while a trusted peer's
     // header is awaited, then the client's address it gave.
     struct shd_proxy_parser *proxy_wait;
-    struct sockaddr_storage *proxied;
+    struct sockaddr_in6 *proxied;   // large enough for a sockaddr_in too (28 bytes, not 128)
     uint8_t proxy_check;        // an untrusted peer: a header from it is refused
     uint8_t unannounced;        // on_open was never called: no on_close either
 };
