@@ -10,7 +10,7 @@ final class ChatCluster {
     /// The NATS servers every process is given (one, or a NATS cluster).
     let nats: [NATSTestServer]
     /// Client ports of connector-server-1 and -2.
-    let clientPorts: [Int]
+    private(set) var clientPorts: [Int]
     /// Every server's admin port, by id.
     var adminPorts: [String: Int] = [:]
     var processes: [String: ShaddockProcess] = [:]
@@ -53,13 +53,28 @@ final class ChatCluster {
 
     func clientPort(_ connector: String) -> Int { clientPorts[Int(connector.suffix(1))! - 1] }
 
+    /// Starts a server and waits until it listens. A port picked free may
+    /// be taken by another test before the server binds it (the server then
+    /// exits with "Address already in use"): it starts again on new ports.
     func start(_ id: String) throws {
-        let admin = try freeLoopbackPort()
-        adminPorts[id] = admin
-        var args = ["serve", "--config", config, "--server-id", id, "--threads", "2", "--admin-port", "\(admin)"]
-        for server in nats { args += ["--nats", server.url] }
-        if id.hasPrefix("connector-") { args += ["--port", "\(clientPort(id))"] }
-        processes[id] = try ShaddockProcess(args, prefix: namespaces[id]?.prefix ?? [])
+        let connector = id.hasPrefix("connector-")
+        for attempt in 0..<4 {
+            let admin = try freeLoopbackPort()
+            adminPorts[id] = admin
+            if connector && attempt > 0 { clientPorts[Int(id.suffix(1))! - 1] = try freeLoopbackPort() }
+            var args = ["serve", "--config", config, "--server-id", id, "--threads", "2", "--admin-port", "\(admin)"]
+            for server in nats { args += ["--nats", server.url] }
+            if connector { args += ["--port", "\(clientPort(id))"] }
+            let process = try ShaddockProcess(args, prefix: namespaces[id]?.prefix ?? [])
+            processes[id] = process
+            // In a namespace its ports are out of reach: the later waits decide.
+            if namespaces[id] != nil { return }
+            let port = connector ? clientPort(id) : admin
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline && process.isRunning && !canConnect(port: port) { usleep(20_000) }
+            if process.isRunning { return }
+        }
+        throw TestFailure("\(id) did not start:\n\(stopAll())")
     }
 
     /// Waits until a connector's table lists `count` chat servers.
