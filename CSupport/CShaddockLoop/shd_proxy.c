@@ -87,9 +87,7 @@ static int v2_fixed(shd_proxy_parser_t *p, shd_proxy_header_t *out) {
     default: return SHD_PROXY_BAD;
     }
     if (len < keep) return SHD_PROXY_BAD;
-    memset(out, 0, sizeof(*out));
-    out->version = 2;
-    out->local = keep == 0;
+    (void)out;  // the header is written whole at the end (it may be another call's)
     p->skip = len - keep;
     p->version = 2 + (keep == 12 ? 10 : keep == 36 ? 20 : 0);  // 2, 12 (IPv4) or 22 (IPv6)
     return SHD_PROXY_MORE;
@@ -147,6 +145,11 @@ int shd_proxy_parse(shd_proxy_parser_t *p, const uint8_t *data, size_t len, size
             p->skip -= (uint32_t)pass;
             i += pass;
             if (p->skip == 0) {
+                // Everything from the parser's own state: the caller's
+                // header may be a new one at each call.
+                memset(out, 0, sizeof(*out));
+                out->version = 2;
+                out->local = keep == 0;
                 if (keep > 0) v2_address(p, out);
                 *used = i;
                 return SHD_PROXY_DONE;

@@ -16,9 +16,12 @@ import Testing
     static func parse(_ bytes: [UInt8], pieces: [Int]) -> Outcome {
         var parser = shd_proxy_parser_t()
         shd_proxy_init(&parser)
-        var header = shd_proxy_header_t()
         var offset = 0
         for n in pieces {
+            // A new header at each call, full of garbage, as a loop's read
+            // callback has: a DONE must write every field itself.
+            var header = shd_proxy_header_t()
+            withUnsafeMutableBytes(of: &header) { $0.initializeMemory(as: UInt8.self, repeating: 0xA5) }
             var used = 0
             let r = bytes[offset..<offset + n].withUnsafeBufferPointer {
                 shd_proxy_parse(&parser, $0.baseAddress, n, &used, &header)

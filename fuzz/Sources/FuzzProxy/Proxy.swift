@@ -27,9 +27,11 @@ struct Outcome: Equatable {
 func parse(_ bytes: [UInt8], ends: [Int]) -> Outcome {
     var parser = shd_proxy_parser_t()
     shd_proxy_init(&parser)
-    var header = shd_proxy_header_t()
     var start = 0
     for end in ends {
+        // A new header full of garbage at each call, as a read callback has.
+        var header = shd_proxy_header_t()
+        withUnsafeMutableBytes(of: &header) { $0.initializeMemory(as: UInt8.self, repeating: 0xA5) }
         let n = end - start
         var used = 0
         let r = withExactCopy(of: bytes[start..<end]) { shd_proxy_parse(&parser, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), n, &used, &header) }
