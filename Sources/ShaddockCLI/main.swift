@@ -120,12 +120,24 @@ struct Echo: ParsableCommand {
     @Option(help: "Largest message (and frame) accepted and echoed, in bytes (16...\(GatewayConfiguration.maxWebSocketMessageBytes), default 65536).")
     var maxMessageBytes: Int?
 
+    @Flag(help: "Negotiate permessage-deflate with clients that offer it (the connector's compression.deflate).")
+    var deflate = false
+
+    @Option(help: "With --deflate: messages of fewer bytes are echoed uncompressed (default 256).")
+    var threshold: Int?
+
+    @Option(help: "With --deflate: client context takeover with this window (9...15) for clients that offer client_max_window_bits.")
+    var clientTakeover: Int?
+
     func run() throws {
         var configuration = GatewayConfiguration()
         if let maxMessageBytes {
             configuration.maxMessageBytes = maxMessageBytes
             configuration.maxFrameBytes = maxMessageBytes
         }
+        configuration.compression.deflate = deflate
+        if let threshold { configuration.compression.threshold = threshold }
+        configuration.compression.clientTakeoverWindowBits = clientTakeover
         try listen.apply(to: &configuration)
         LoggingSystem.bootstrap(configuration.logFormat.handler)
         try Server.echo(configuration: configuration).runUntilSignalled()

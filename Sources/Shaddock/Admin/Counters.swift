@@ -59,6 +59,22 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     /// Client messages with Pomelo's gzip flag whose body does not inflate
     /// (corrupt, truncated, or past maxMessageBytes): answered 500.
     case badGzipBodies
+    /// Compression (docs/compression.md): client messages inflated
+    /// (permessage-deflate), messages sent compressed (permessage-deflate,
+    /// Pomelo's gzip flag), and the bytes of those before and after.
+    case deflateMessagesIn
+    case deflateMessagesOut
+    case gzipFlagMessagesOut
+    case compressedBytesIn
+    case compressedBytesOut
+    case inflatedBytesIn
+    case uncompressedBytesOut
+    /// permessage-deflate messages that do not inflate (close 1007).
+    case badDeflateMessages
+    /// Connections granted client context takeover, and those refused it
+    /// because the loop held `maxTakeoverSessions` already.
+    case takeoverGranted
+    case takeoverRefused
     /// Requests (answered 429) and notifies (dropped) over the request rate.
     case rateLimited
     /// Connections kicked for going on past the request rate.

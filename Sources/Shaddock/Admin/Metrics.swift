@@ -139,6 +139,7 @@ enum MetricFamily: Int, CaseIterable {
     case mailboxPosted, mailboxRefused
     case tlsHandshakes, tlsVersions, tlsRecordLayer, tlsFailures
     case proxyHeaders, proxyFailures
+    case compressedMessages, compressionBytes, compressionTakeover
     case loopLag, draining
     case natsConnected, natsConnects, natsDisconnects, natsMessages, natsBytes, natsErrors
     case processCPU, processResident, processVirtual, processOpenFDs, processMaxFDs, processStartTime
@@ -182,6 +183,9 @@ enum MetricFamily: Int, CaseIterable {
         case .tlsHandshakes: return "shaddock_tls_handshakes_total"
         case .tlsVersions: return "shaddock_tls_handshakes_by_version_total"
         case .tlsRecordLayer: return "shaddock_tls_record_layer_total"
+        case .compressedMessages: return "shaddock_compressed_messages_total"
+        case .compressionBytes: return "shaddock_compression_bytes_total"
+        case .compressionTakeover: return "shaddock_compression_takeover_total"
         case .proxyHeaders: return "shaddock_proxy_headers_total"
         case .proxyFailures: return "shaddock_proxy_failures_total"
         case .tlsFailures: return "shaddock_tls_failures_total"
@@ -259,6 +263,12 @@ enum MetricFamily: Int, CaseIterable {
         case .mailboxRefused: return "Bounded items refused because a loop's mailbox was full."
         case .tlsHandshakes: return "TLS handshakes completed; kind: full or resumed (a session ticket)."
         case .tlsVersions: return "TLS handshakes completed, by protocol version."
+        case .compressedMessages:
+            return "Compressed messages: in, client messages inflated (permessage-deflate); out, messages sent compressed, by method (deflate: permessage-deflate, gzip_flag: Pomelo's message flag)."
+        case .compressionBytes:
+            return "Bytes of the compressed messages: stage raw (before compression, or after inflating) and compressed (on the wire), by direction."
+        case .compressionTakeover:
+            return "Connections granted client context takeover (an inflate stream of their own), and refused it at maxTakeoverSessions."
         case .proxyHeaders: return "Client addresses that trusted balancers gave; version: 1 or 2 (a PROXY header with the client's address), local (a PROXY header without one: a health check), http (a WebSocket upgrade's Forwarded or X-Forwarded-For)."
         case .proxyFailures: return "Connections closed over the PROXY protocol; kind: bad (malformed or truncated), untrusted (a header, or with required any connection, from an untrusted peer), missing (required but absent), timeout."
         case .tlsRecordLayer: return "TLS connections by the record layer that carries them after the handshake: shaddock (its own, for AES-GCM and ChaCha20-Poly1305; no OpenSSL state kept) or openssl (other ciphers)."
@@ -363,6 +373,16 @@ extension GatewayCounter {
         case .addressLimitRefused: return Self.error("address_limit")
         case .forwardedClients: return (.proxyHeaders, #"version="http""#)
         case .badGzipBodies: return Self.error("bad_gzip_body")
+        case .deflateMessagesIn: return (.compressedMessages, #"direction="in",method="deflate""#)
+        case .deflateMessagesOut: return (.compressedMessages, #"direction="out",method="deflate""#)
+        case .gzipFlagMessagesOut: return (.compressedMessages, #"direction="out",method="gzip_flag""#)
+        case .compressedBytesIn: return (.compressionBytes, #"direction="in",stage="compressed""#)
+        case .compressedBytesOut: return (.compressionBytes, #"direction="out",stage="compressed""#)
+        case .inflatedBytesIn: return (.compressionBytes, #"direction="in",stage="raw""#)
+        case .uncompressedBytesOut: return (.compressionBytes, #"direction="out",stage="raw""#)
+        case .badDeflateMessages: return Self.error("bad_deflate_message")
+        case .takeoverGranted: return (.compressionTakeover, #"outcome="granted""#)
+        case .takeoverRefused: return (.compressionTakeover, #"outcome="refused""#)
         case .rateLimited: return Self.error("rate_limited")
         case .rateLimitKicks: return Self.error("rate_limit_kick")
         case .drainAbandoned: return Self.error("drain_abandoned")

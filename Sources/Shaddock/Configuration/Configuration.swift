@@ -96,6 +96,8 @@ public struct GatewayConfiguration: Sendable {
     public var scheduler: PushSchedulerMode = .direct
     /// Which offered WebSocket subprotocol the upgrade's answer names.
     public var subprotocols: SubprotocolPolicy = .firstOffered
+    /// permessage-deflate and Pomelo's gzip flag toward clients.
+    public var compression = CompressionOptions()
     /// What a second login of a bound user does.
     public var multiLogin: MultiLoginPolicy = .kickOld
     /// What happens to a connection that passes `maxPendingBytes`.
@@ -158,6 +160,7 @@ public struct GatewayConfiguration: Sendable {
         if let rate = requestRate { try rate.validate() }
         if let tls { try tls.validate() }
         if let proxyProtocol { try proxyProtocol.validate() }
+        try compression.validate()
         try validateCluster()
         if let options = clusterOptions { try validate(options) }
         _ = try HostBlacklist(blacklist)

@@ -127,6 +127,7 @@ extension GatewayConfiguration {
             case "adminPort": adminPort = try value.int(at: path)
             case "tls": tls = try TLSOptions.from(value, path: path, directory: directory)
             case "proxyProtocol": proxyProtocol = try ProxyProtocolOptions.from(value, path: path)
+            case "compression": compression = try CompressionOptions.from(value, path: path)
             default: throw .unknownKey(path)
             }
         }

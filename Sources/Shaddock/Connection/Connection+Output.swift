@@ -14,6 +14,19 @@ extension Connection {
         // everything in the order it was sent.
         if stagedHead >= 0 { loop.scheduler.flush(self) }
         let packageLength = Package.headerLength + head.count + body.count
+        if deflateWindow != 0, packageLength >= loop.compression!.options.threshold {
+            // Compressed for this connection: the package header and head,
+            // then the body.
+            let sent = withUnsafeTemporaryAllocation(byteCount: Package.headerLength + head.count, alignment: 8) { prefix in
+                var at = Package.writeHeader(type, bodyLength: head.count + body.count, into: prefix, at: 0)
+                if head.count > 0 {
+                    UnsafeMutableRawBufferPointer(rebasing: prefix[at...]).copyMemory(from: head)
+                    at += head.count
+                }
+                return writeCompressed(.binary, UnsafeRawBufferPointer(prefix), body)
+            }
+            if let sent { return sent }
+        }
         let frameHeader = transport == .websocket ? WebSocketFrameEncoder.headerLength(payloadLength: packageLength) : 0
         let prefixLength = frameHeader + Package.headerLength + head.count
         return withUnsafeTemporaryAllocation(byteCount: prefixLength, alignment: 8) { prefix in
@@ -85,6 +98,12 @@ extension Connection {
         loop.scratch.withUnsafeBytes { writeResponse(id: id, body: $0) }
     }
 
+    /// A WebSocket data message (echo): compressed when agreed and worth it.
+    func writeDataMessage(_ opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
+        if deflateWindow != 0, writeCompressed(opcode, payload, UnsafeRawBufferPointer(start: nil, count: 0)) != nil { return }
+        writeFrame(opcode, payload: payload)
+    }
+
     /// A WebSocket frame (control frames, echo).
     @discardableResult
     func writeFrame(_ opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) -> Bool {
@@ -101,7 +120,7 @@ extension Connection {
 
     /// Queues bytes; a connection past its bound on unsent bytes is a slow
     /// consumer and is closed.
-    private func queue(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    func queue(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard !isGone else { return false }
         let rc = shd_conn_write2(raw, a.baseAddress, a.count, b.baseAddress, b.count)
         if rc == 0 { return true }

@@ -11,7 +11,8 @@ extension Connection {
             // A frame over the message limit is a message over it, refused
             // from the header alike.
             let frameLimit = limits.maxFrameBytes
-            switch WebSocketFrameParser.scan(data, at: offset, maxPayload: min(frameLimit, wsState.maxMessage)) {
+            switch WebSocketFrameParser.scan(data, at: offset, maxPayload: min(frameLimit, wsState.maxMessage),
+                                             deflate: deflateWindow != 0) {
             case .needMore:
                 return offset
             case .failure(let code, let why):
@@ -29,24 +30,40 @@ extension Connection {
     }
 
     private func onFrame(_ frame: WebSocketFrame, _ payload: UnsafeRawBufferPointer) {
+        // A compressed message's text is checked once inflated.
         switch wsState.step(frame) {
         case .message(let opcode):
+            if frame.compressed {
+                if opcode == .text && loop.core.mode == .pomelo { return refuseText() }
+                onCompressedMessage(opcode, payload) { onMessage($0, $1) }
+                return
+            }
             if opcode == .text && !beginText(payload, last: true) { return }
             onMessage(opcode, payload)
         case .begin(let opcode):
-            if opcode == .text && !beginText(payload, last: false) { return }
+            if opcode == .text {
+                if frame.compressed {
+                    if loop.core.mode == .pomelo { return refuseText() }
+                } else if !beginText(payload, last: false) {
+                    return
+                }
+            }
             fragments.reserveCapacity(min(wsState.maxMessage, 2 * payload.count + 256))
             fragments.append(contentsOf: payload)
         case .append(let opcode):
-            if opcode == .text && !checkText(payload, last: false) { return }
+            if opcode == .text && !wsState.compressed && !checkText(payload, last: false) { return }
             fragments.append(contentsOf: payload)
         case .finish(let opcode):
-            if opcode == .text && !checkText(payload, last: true) { return }
+            if opcode == .text && !wsState.compressed && !checkText(payload, last: true) { return }
             fragments.append(contentsOf: payload)
             let message = fragments
             // A finished message frees its storage: idle connections hold none.
             fragments = []
-            message.withUnsafeBytes { onMessage(opcode, $0) }
+            if wsState.compressed {
+                message.withUnsafeBytes { onCompressedMessage(opcode, $0) { onMessage($0, $1) } }
+            } else {
+                message.withUnsafeBytes { onMessage(opcode, $0) }
+            }
         case .ping:
             counters.add(.websocketPings)
             writeFrame(.pong, payload: payload)
@@ -91,7 +108,7 @@ extension Connection {
     private func onMessage(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
         switch loop.core.mode {
         case .echo:
-            writeFrame(opcode, payload: payload)
+            writeDataMessage(opcode, payload: payload)
         case .pomelo:
             onPomeloMessage(payload)
         }

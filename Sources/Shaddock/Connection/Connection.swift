@@ -41,6 +41,11 @@ final class Connection {
     var fragments: [UInt8] = []
     /// The UTF-8 check of a fragmented text message, across its fragments.
     var textValidation = UTF8Validation.Stream()
+    /// permessage-deflate: the window the server compresses with; 0 when
+    /// not agreed (see Connection+Deflate).
+    var deflateWindow: UInt8 = 0
+    /// Client context takeover: this connection's own inflate stream.
+    var takeoverInflater: MessageInflater?
     private(set) var isClosing = false
     /// The C connection is freed: `raw` must not be used any more.
     private(set) var isGone = false
@@ -132,12 +137,17 @@ final class Connection {
             transport = .websocket
             setDeadline(sinceAccept: limits.handshakeTimeout)
             let chosen = subprotocol(request, UnsafeRawBufferPointer(data))
-            let length = UpgradeResponse.switchingLength(protocolLength: chosen?.count ?? 0)
-            withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { out in
-                let key = UnsafeRawBufferPointer(rebasing: data[request.key])
-                let named = chosen.map { UnsafeRawBufferPointer(rebasing: data[$0]) }
-                let n = UpgradeResponse.writeSwitching(key: key, protocol: named, into: out)
-                _ = shd_conn_write(raw, out.baseAddress, n)
+            var extensions = negotiateDeflate(request, UnsafeRawBufferPointer(data)) ?? ""
+            let length = UpgradeResponse.switchingLength(protocolLength: chosen?.count ?? 0,
+                                                         extensionsLength: extensions.utf8.count)
+            extensions.withUTF8 { agreed in
+                withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { out in
+                    let key = UnsafeRawBufferPointer(rebasing: data[request.key])
+                    let named = chosen.map { UnsafeRawBufferPointer(rebasing: data[$0]) }
+                    let n = UpgradeResponse.writeSwitching(key: key, protocol: named, extensions: UnsafeRawBufferPointer(agreed),
+                                                           into: out)
+                    _ = shd_conn_write(raw, out.baseAddress, n)
+                }
             }
             // Frames that came with the request (the upgrade head) are parsed
             // where they lie.
@@ -252,6 +262,7 @@ final class Connection {
     func onClosed(reason: Int32) {
         isClosing = true
         isGone = true
+        releaseDeflate()
         loop.closed(self)
         counters.add(.connectionsClosed)
         switch transport {

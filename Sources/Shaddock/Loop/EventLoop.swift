@@ -36,6 +36,9 @@ final class EventLoop: @unchecked Sendable {
     /// Inflates gzip-flagged client bodies; made at the first one (nil if
     /// zlib had no memory for it).
     private(set) lazy var bodyInflater: BodyInflater? = BodyInflater()
+    /// permessage-deflate's streams; made at the first connection that
+    /// agrees on it (every connection with `deflateWindow` set finds it).
+    private(set) var compression: LoopCompression?
     /// This loop's copy of the reloadable limits, in raw memory so reading
     /// one on the hot path costs a load (replaced on this thread by `apply`).
     private let limitsStorage: UnsafeMutablePointer<Limits>
@@ -255,6 +258,15 @@ final class EventLoop: @unchecked Sendable {
         if !inFlight.isEmpty { expireInFlight() }
         cluster?.tick(now: now)
         if ticketRotation != nil { rotateTicketKeyIfDue() }
+        compression?.trim(now: now)
+    }
+
+    /// The compression state, made at its first use.
+    func compressionState() -> LoopCompression {
+        if let c = compression { return c }
+        let c = LoopCompression(options: core.config.compression)
+        compression = c
+        return c
     }
 
     /// How late the loop's timers run now, in milliseconds.

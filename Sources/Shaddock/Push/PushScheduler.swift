@@ -25,6 +25,8 @@ final class PushScheduler {
         var offset: Int32
         var length: Int32
         var next: Int32
+        /// A permessage-deflate message: sent as a frame of its own, RSV1 set.
+        var compressed = false
     }
 
     /// The entries staged since the last flush.
@@ -71,6 +73,13 @@ final class PushScheduler {
     private var slices: UnsafeMutablePointer<shd_slice_t>
     private var headers: UnsafeMutableRawPointer
     private var sliceCapacity = 64
+    /// The compressed copies of the push being staged, in the arena, by
+    /// window bits 9...15: (offset, length), offset -1 when not made yet,
+    /// -2 when compressing did not make it smaller. Reset per push, so a
+    /// push is compressed once per window, whatever its receivers.
+    private var variants: [(offset: Int, length: Int)] = Array(repeating: (-1, 0), count: 7)
+    /// The shared push the variants are of (nil: a push in the arena).
+    private var variantsOf: ObjectIdentifier?
 
     init(loop: EventLoop, buffered: Bool) {
         self.loop = loop
@@ -95,6 +104,16 @@ final class PushScheduler {
     /// body's JSON.
     func stage(route: String, for c: Connection, body: (inout [UInt8]) -> Void) {
         guard accepts(c), let (start, length) = encodeIntoArena(route: route, body: body) else { return }
+        if c.deflateWindow != 0, length >= loop.compression!.options.threshold {
+            // For this receiver alone: the compressed bytes replace the package.
+            let packed = arena.withUnsafeBytes { deflate(UnsafeRawBufferPointer(rebasing: $0[start..<start + length]), c.deflateWindow) }
+            if let packed {
+                arena.removeSubrange(start...)
+                arena.append(contentsOf: packed)
+                link(c, source: -1, offset: start, length: packed.count, compressed: true)
+                return
+            }
+        }
         link(c, source: -1, offset: start, length: length)
     }
 
@@ -103,6 +122,7 @@ final class PushScheduler {
     /// here costs no shared copy and no mailbox message.
     func stage(route: String, forSessions sessions: [Session], body: (inout [UInt8]) -> Void) {
         guard let (start, length) = encodeIntoArena(route: route, body: body) else { return }
+        forgetVariants()
         sessions.withUnsafeBufferPointer { sessions in
             for i in sessions.indices {
                 guard let c = sessions[i].connection else {
@@ -113,7 +133,11 @@ final class PushScheduler {
                 // The bytes stay in the arena for the others even when this
                 // member is refused; the check for a flush waits until all
                 // are linked.
-                link(c, source: -1, offset: start, length: length, shared: true)
+                if c.deflateWindow != 0, let (at, n) = compressedVariant(of: start, length, window: c.deflateWindow) {
+                    link(c, source: -1, offset: at, length: n, shared: true, compressed: true)
+                } else {
+                    link(c, source: -1, offset: start, length: length, shared: true)
+                }
             }
         }
         if buffered && arena.count + sharedBytes > Self.maxStagedBytes { flushAll() }
@@ -140,7 +164,62 @@ final class PushScheduler {
             shared.append(push)
             sharedBytes += push.count
         }
+        if c.deflateWindow != 0, let (at, n) = compressedVariant(of: push, window: c.deflateWindow) {
+            link(c, source: -1, offset: at, length: n, shared: true, compressed: true)
+            return
+        }
         link(c, source: Int32(shared.count - 1), offset: 0, length: push.count)
+    }
+
+    private func forgetVariants() {
+        variantsOf = nil
+        for w in variants.indices { variants[w].offset = -1 }
+    }
+
+    /// The push at `start` of the arena compressed for `window`: made at
+    /// the first receiver that needs it and appended to the arena; nil when
+    /// the push is under the threshold or compressing it does not help.
+    private func compressedVariant(of start: Int, _ length: Int, window: UInt8) -> (Int, Int)? {
+        let w = Int(window) - 9
+        if variants[w].offset == -1 {
+            let packed = arena.withUnsafeBytes { deflate(UnsafeRawBufferPointer(rebasing: $0[start..<start + length]), window) }
+            variants[w] = keep(packed)
+        }
+        return variants[w].offset >= 0 ? (variants[w].offset, variants[w].length) : nil
+    }
+
+    /// The same for a push encoded once for the server (its variants last
+    /// while it is the push being staged).
+    private func compressedVariant(of push: EncodedPush, window: UInt8) -> (Int, Int)? {
+        if variantsOf != ObjectIdentifier(push) {
+            forgetVariants()
+            variantsOf = ObjectIdentifier(push)
+        }
+        let w = Int(window) - 9
+        if variants[w].offset == -1 { variants[w] = keep(deflate(UnsafeRawBufferPointer(push.bytes), window)) }
+        return variants[w].offset >= 0 ? (variants[w].offset, variants[w].length) : nil
+    }
+
+    /// Compresses a package with the loop's stream for `window`: the bytes,
+    /// valid until the next compression, or nil when the package is under
+    /// the threshold or compressing does not make it smaller.
+    private func deflate(_ package: UnsafeRawBufferPointer, _ window: UInt8) -> UnsafeRawBufferPointer? {
+        guard let compression = loop.compression, package.count >= compression.options.threshold,
+              let packed = compression.deflater(window: Int(window))?.compress(package) else { return nil }
+        let counters = loop.counters
+        counters.add(.deflateMessagesOut)
+        counters.add(.uncompressedBytesOut, UInt64(package.count))
+        counters.add(.compressedBytesOut, UInt64(packed.count))
+        return packed
+    }
+
+    /// Appends compressed bytes to the arena: where they are (offset -2:
+    /// there were none).
+    private func keep(_ packed: UnsafeRawBufferPointer?) -> (offset: Int, length: Int) {
+        guard let packed else { return (-2, 0) }
+        let at = arena.count
+        arena.append(contentsOf: packed)
+        return (at, packed.count)
     }
 
     private func accepts(_ c: Connection) -> Bool {
@@ -153,7 +232,8 @@ final class PushScheduler {
 
     /// `shared`: the arena bytes are linked for several connections, so they
     /// stay when this one is refused, and the caller checks for a flush.
-    private func link(_ c: Connection, source: Int32, offset: Int, length: Int, shared: Bool = false) {
+    private func link(_ c: Connection, source: Int32, offset: Int, length: Int, shared: Bool = false,
+                      compressed: Bool = false) {
         // The bound on unsent bytes covers what is staged too, so a slow
         // consumer is caught when the push is made, not only at the flush.
         // Every connection of a loop has the same bound (see EventLoop.apply).
@@ -162,7 +242,8 @@ final class PushScheduler {
             slowConsumer(c)
             return
         }
-        let index = entries.pointee.append(Entry(source: source, offset: Int32(offset), length: Int32(length), next: -1))
+        let index = entries.pointee.append(Entry(source: source, offset: Int32(offset), length: Int32(length), next: -1,
+                                                 compressed: compressed))
         if c.stagedHead < 0 {
             c.stagedHead = index
             dirty.append(c)
@@ -201,6 +282,8 @@ final class PushScheduler {
         shared.removeAll(keepingCapacity: true)
         lastShared = nil
         sharedBytes = 0
+        // The arena's offsets are reused from now on.
+        forgetVariants()
         if arena.capacity > 4 * Self.maxStagedBytes {
             arena = []
             arena.reserveCapacity(16 * 1024)
@@ -246,6 +329,21 @@ final class PushScheduler {
             while i >= 0 {
                 let e = table[Int(i)]
                 let base = e.source < 0 ? arenaBytes.baseAddress! : UnsafeRawPointer(shared[Int(e.source)].bytes.baseAddress!)
+                if e.compressed {
+                    // A compressed message is a frame of its own; the next
+                    // package starts another.
+                    closeFrame(&frame)
+                    frame.slice = n
+                    frame.length = Int(e.length)
+                    frame.compressed = true
+                    closeFrame(&frame)
+                    frame.slice = -1
+                    slices[n + 1] = shd_slice_t(base: base + Int(e.offset), len: Int(e.length))
+                    n += 2
+                    packages += 1
+                    i = e.next
+                    continue
+                }
                 if websocket && (frame.slice < 0 || frame.length + Int(e.length) > Self.maxFrameBytes) {
                     closeFrame(&frame)
                     frame.slice = n
@@ -279,6 +377,7 @@ final class PushScheduler {
         var slice = -1
         var length = 0
         var headerAt = 0
+        var compressed = false
     }
 
     /// Writes the header of the frame being packed into its slice. A method
@@ -287,9 +386,11 @@ final class PushScheduler {
     private func closeFrame(_ frame: inout FrameInProgress) {
         guard frame.slice >= 0 else { return }
         let h = UnsafeMutableRawBufferPointer(start: headers + frame.headerAt, count: WebSocketFrameEncoder.maxHeaderLength)
-        let len = WebSocketFrameEncoder.writeHeader(.binary, payloadLength: frame.length, into: h, at: 0)
+        let len = WebSocketFrameEncoder.writeHeader(.binary, payloadLength: frame.length, compressed: frame.compressed,
+                                                    into: h, at: 0)
         slices[frame.slice] = shd_slice_t(base: UnsafeRawPointer(h.baseAddress), len: len)
         frame.headerAt += len
+        frame.compressed = false
     }
 
     private func reserve(_ slotsNeeded: Int) {

@@ -48,6 +48,9 @@ public struct UpgradeRequest: Equatable, Sendable {
     /// The subprotocols offered (`Sec-WebSocket-Protocol`), each a token,
     /// in the order offered; empty when none is.
     public var protocols: [Range<Int>] = []
+    /// The values of `Sec-WebSocket-Extensions` lines, in order (read by
+    /// `DeflateNegotiation`); empty when there are none.
+    public var extensions: [Range<Int>] = []
 }
 
 public enum UpgradeScan: Equatable, Sendable {
@@ -104,6 +107,7 @@ public struct UpgradeRequestParser: Sendable {
         var key: Range<Int>?
         var wsVersion: Range<Int>?
         var forwarded: [Range<Int>] = [], forwardedFor: [Range<Int>] = [], protocols: [Range<Int>] = []
+        var extensions: [Range<Int>] = []
         var p = lineEnd + 2
         while p < length - 2 {
             guard let e = find(b, 13, from: p, to: length), b[e + 1] == 10 else { return .reject(.malformed("bad header line")) }
@@ -137,6 +141,8 @@ public struct UpgradeRequestParser: Sendable {
                     protocols.append(token)
                     start = comma + 1
                 }
+            } else if equalsIgnoringCase(b, name, "sec-websocket-extensions") {
+                extensions.append(value)
             } else if equalsIgnoringCase(b, name, "forwarded") {
                 forwarded.append(value)
             } else if equalsIgnoringCase(b, name, "x-forwarded-for") {
@@ -151,7 +157,8 @@ public struct UpgradeRequestParser: Sendable {
         guard let wsVersion, equals(b, wsVersion, "13") else { return .reject(.unsupportedVersion) }
         guard let key, isValidKey(b, key) else { return .reject(.malformed("bad Sec-WebSocket-Key")) }
         return .request(UpgradeRequest(target: sp1 + 1..<sp2, key: key, headLength: length,
-                                       forwarded: forwarded, forwardedFor: forwardedFor, protocols: protocols))
+                                       forwarded: forwarded, forwardedFor: forwardedFor, protocols: protocols,
+                                       extensions: extensions))
     }
 
     /// The key must be base64 of 16 bytes.

@@ -31,30 +31,38 @@ public enum UpgradeResponse {
     public static let switchingLength = switchingHead.utf8CodeUnitCount + 28 + 4
 
     static let protocolHeader: StaticString = "\r\nSec-WebSocket-Protocol: "
+    static let extensionsHeader: StaticString = "\r\nSec-WebSocket-Extensions: "
 
     /// The 101 response's length, with `protocolLength` bytes of a chosen
-    /// subprotocol (0: none chosen).
-    public static func switchingLength(protocolLength: Int) -> Int {
-        protocolLength == 0 ? switchingLength : switchingLength + protocolHeader.utf8CodeUnitCount + protocolLength
+    /// subprotocol and `extensionsLength` bytes of agreed extensions (0:
+    /// none).
+    public static func switchingLength(protocolLength: Int, extensionsLength: Int = 0) -> Int {
+        var n = switchingLength
+        if protocolLength > 0 { n += protocolHeader.utf8CodeUnitCount + protocolLength }
+        if extensionsLength > 0 { n += extensionsHeader.utf8CodeUnitCount + extensionsLength }
+        return n
     }
 
-    /// Writes the whole 101 response into `out` (`switchingLength(protocolLength:)`
-    /// bytes), naming `chosen` (a token the client offered) when not nil;
-    /// returns its length.
+    /// Writes the whole 101 response into `out` (`switchingLength(...)`
+    /// bytes), naming `chosen` (a token the client offered) and the
+    /// `extensions` agreed, when not nil; returns its length.
     public static func writeSwitching(key: UnsafeRawBufferPointer, protocol chosen: UnsafeRawBufferPointer? = nil,
+                                      extensions: UnsafeRawBufferPointer? = nil,
                                       into out: UnsafeMutableRawBufferPointer) -> Int {
         let h = switchingHead
         var n = h.utf8CodeUnitCount
         out.baseAddress!.copyMemory(from: h.utf8Start, byteCount: n)
         accept(key: key, into: UnsafeMutableRawBufferPointer(rebasing: out[n..<n + 28]))
         n += 28
-        if let chosen, !chosen.isEmpty {
-            let p = protocolHeader
-            (out.baseAddress! + n).copyMemory(from: p.utf8Start, byteCount: p.utf8CodeUnitCount)
-            n += p.utf8CodeUnitCount
-            (out.baseAddress! + n).copyMemory(from: chosen.baseAddress!, byteCount: chosen.count)
-            n += chosen.count
+        func header(_ name: StaticString, _ value: UnsafeRawBufferPointer?) {
+            guard let value, !value.isEmpty else { return }
+            (out.baseAddress! + n).copyMemory(from: name.utf8Start, byteCount: name.utf8CodeUnitCount)
+            n += name.utf8CodeUnitCount
+            (out.baseAddress! + n).copyMemory(from: value.baseAddress!, byteCount: value.count)
+            n += value.count
         }
+        header(protocolHeader, chosen)
+        header(extensionsHeader, extensions)
         out[n] = 13; out[n + 1] = 10; out[n + 2] = 13; out[n + 3] = 10
         return n + 4
     }

@@ -39,13 +39,16 @@ public struct WebSocketFrame: Equatable, Sendable {
     public var payload: Range<Int>
     /// Where the next frame starts.
     public var end: Int
+    /// RSV1: the first frame of a message compressed with permessage-deflate.
+    public var compressed: Bool
 
     @inlinable
-    public init(fin: Bool, opcode: WebSocketOpcode, payload: Range<Int>, end: Int) {
+    public init(fin: Bool, opcode: WebSocketOpcode, payload: Range<Int>, end: Int, compressed: Bool = false) {
         self.fin = fin
         self.opcode = opcode
         self.payload = payload
         self.end = end
+        self.compressed = compressed
     }
 }
 
@@ -60,14 +63,22 @@ public enum WebSocketFrameParser {
     /// Scans one client frame at `offset`. Every rule that the header alone
     /// decides (reserved bits, opcodes, masking, control-frame limits, the
     /// size limit) is checked before the payload is waited for. A complete
-    /// frame's payload is unmasked in place.
+    /// frame's payload is unmasked in place. `deflate`: permessage-deflate
+    /// was agreed, so RSV1 may mark a data message's first frame.
     @inlinable
-    public static func scan(_ bytes: UnsafeMutableRawBufferPointer, at offset: Int, maxPayload: Int) -> WebSocketFrameScan {
+    public static func scan(_ bytes: UnsafeMutableRawBufferPointer, at offset: Int, maxPayload: Int,
+                            deflate: Bool = false) -> WebSocketFrameScan {
         let available = bytes.count - offset
         if available < 2 { return .needMore }
         let b0 = bytes[offset], b1 = bytes[offset + 1]
-        if b0 & 0x70 != 0 { return .failure(.protocolError, "reserved bits set without an extension") }
+        let compressed = b0 & 0x40 != 0
+        if b0 & 0x30 != 0 || (compressed && !deflate) {
+            return .failure(.protocolError, "reserved bits set without an extension")
+        }
         guard let opcode = WebSocketOpcode(rawValue: b0 & 0x0F) else { return .failure(.protocolError, "unknown opcode") }
+        if compressed && (opcode.isControl || opcode == .continuation) {
+            return .failure(.protocolError, "RSV1 on a control or continuation frame")
+        }
         let fin = b0 & 0x80 != 0
         if b1 & 0x80 == 0 { return .failure(.protocolError, "client frame not masked") }
         var length = UInt64(b1 & 0x7F)
@@ -92,7 +103,8 @@ public enum WebSocketFrameParser {
         let n = Int(length)
         if available < header + 4 + n { return .needMore }
         unmask(bytes, maskAt: offset + header, payload: start..<start + n)
-        return .frame(WebSocketFrame(fin: fin, opcode: opcode, payload: start..<start + n, end: start + n))
+        return .frame(WebSocketFrame(fin: fin, opcode: opcode, payload: start..<start + n, end: start + n,
+                                     compressed: compressed))
     }
 
     /// XORs `payload` with the 4-byte key at `maskAt`, in place: it unmasks
@@ -127,11 +139,12 @@ public enum WebSocketFrameEncoder {
     public static func headerLength(payloadLength n: Int) -> Int { n < 126 ? 2 : n <= 0xFFFF ? 4 : 10 }
 
     /// Writes an unmasked server frame header at `offset`; returns the offset
-    /// after it.
+    /// after it. `compressed` sets RSV1 (a permessage-deflate message).
     @inlinable
     public static func writeHeader(_ opcode: WebSocketOpcode, payloadLength n: Int, fin: Bool = true,
+                                   compressed: Bool = false,
                                    into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
-        out[offset] = (fin ? 0x80 : 0) | opcode.rawValue
+        out[offset] = (fin ? 0x80 : 0) | (compressed ? 0x40 : 0) | opcode.rawValue
         if n < 126 {
             out[offset + 1] = UInt8(n)
             return offset + 2
@@ -148,9 +161,12 @@ public enum WebSocketFrameEncoder {
     }
 
     /// A whole frame as bytes (cold paths and tests).
-    public static func frame(_ opcode: WebSocketOpcode, payload: some Collection<UInt8>, fin: Bool = true) -> [UInt8] {
+    public static func frame(_ opcode: WebSocketOpcode, payload: some Collection<UInt8>, fin: Bool = true,
+                             compressed: Bool = false) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: maxHeaderLength)
-        let h = out.withUnsafeMutableBytes { writeHeader(opcode, payloadLength: payload.count, fin: fin, into: $0, at: 0) }
+        let h = out.withUnsafeMutableBytes {
+            writeHeader(opcode, payloadLength: payload.count, fin: fin, compressed: compressed, into: $0, at: 0)
+        }
         out.removeLast(maxHeaderLength - h)
         out.append(contentsOf: payload)
         return out

@@ -26,6 +26,9 @@ public struct WebSocketMessageState: Sendable {
 
     /// Whether a fragmented message is being collected.
     public var inMessage: Bool { fragmented != nil }
+    /// Whether the fragmented message being collected is compressed (its
+    /// first frame had RSV1).
+    public private(set) var compressed = false
 
     public mutating func step(_ frame: WebSocketFrame) -> Action {
         switch frame.opcode {
@@ -36,6 +39,7 @@ public struct WebSocketMessageState: Sendable {
             if fragmented != nil { return .failure(.protocolError, "new message inside a fragmented one") }
             if frame.fin { return .message(frame.opcode) }
             fragmented = frame.opcode
+            compressed = frame.compressed
             collected = frame.payload.count
             return .begin(frame.opcode)
         case .continuation:

@@ -4,9 +4,15 @@
 // one room, alice chats, both must get the push. Prints one JSON object with
 // what each saw.
 //
-//   node --experimental-websocket wss_chat.mjs PORT
+//   node --experimental-websocket wss_chat.mjs PORT [PROTOCOLS [CONTENT]]
+//
+// PROTOCOLS: subprotocols to offer, comma-separated ("-": none); CONTENT:
+// what alice says. Each client reports the subprotocol and extensions the
+// server agreed on.
 
 const port = process.argv[2];
+const protocols = process.argv[3] && process.argv[3] !== "-" ? process.argv[3].split(",") : undefined;
+const content = process.argv[4] ?? "hello over wss";
 const enc = new TextEncoder(), dec = new TextDecoder();
 
 function pkg(type, body = new Uint8Array(0)) {
@@ -29,12 +35,15 @@ class Client {
     this.seen = { pushes: [], responses: {} };
     this.waiting = new Map();
     this.pushWaiters = [];
-    this.ws = new WebSocket(url);
+    this.ws = protocols ? new WebSocket(url, protocols) : new WebSocket(url);
     this.ws.binaryType = "arraybuffer";
     this.ready = new Promise((resolve, reject) => {
       this.ws.onerror = (e) => reject(new Error(`${name}: ${e.message || "socket error"}`));
-      this.ws.onopen = () => this.ws.send(pkg(1, enc.encode(JSON.stringify(
-        { sys: { type: "js-websocket", version: "0.0.1" }, user: {} }))));
+      this.ws.onopen = () => {
+        this.seen.protocol = this.ws.protocol;
+        this.seen.extensions = this.ws.extensions;
+        this.ws.send(pkg(1, enc.encode(JSON.stringify({ sys: { type: "js-websocket", version: "0.0.1" }, user: {} }))));
+      };
       this.ws.onmessage = (ev) => {
         let b = new Uint8Array(ev.data);
         // Several packages may share one message.
@@ -100,7 +109,7 @@ try {
   await Promise.all([alice.ready, bob.ready]);
   await alice.request(1, "connector.entryHandler.login", { uid: "alice", rid: "tls-room" });
   await bob.request(1, "connector.entryHandler.login", { uid: "bob", rid: "tls-room" });
-  await alice.request(2, "chat.chatHandler.send", { content: "hello over wss", target: "*" });
+  await alice.request(2, "chat.chatHandler.send", { content, target: "*" });
   await Promise.all([alice.pushNamed("onChat"), bob.pushNamed("onChat")]);
   console.log(JSON.stringify({ alice: alice.seen, bob: bob.seen }));
   alice.ws.close(); bob.ws.close();

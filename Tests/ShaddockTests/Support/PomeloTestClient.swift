@@ -276,6 +276,19 @@ final class PomeloTestClient {
         return PomeloTestClient(transport: .websocket(client))
     }
 
+    /// A WebSocket client that offers permessage-deflate (`offer`, the
+    /// header's value) and uses what the server agreed; throws unless the
+    /// upgrade is accepted.
+    static func websocketDeflate(port: Int, offer: String = "permessage-deflate; client_max_window_bits",
+                                 compressSent: Bool = true) throws -> (client: PomeloTestClient, agreed: [String]?) {
+        let (ws, response) = try WebSocketTestClient.connect(port: port, extraHeaders: [("Sec-WebSocket-Extensions", offer)])
+        guard response.statusCode == 101 else {
+            throw TestClientError.protocolViolation("upgrade answered \(response.statusCode)")
+        }
+        let agreed = try ws.agreeDeflate(response, compressSent: compressSent)
+        return (PomeloTestClient(transport: .websocket(ws)), agreed)
+    }
+
     static func connect(_ kind: TransportKind, port: Int, host: String = "127.0.0.1") throws -> PomeloTestClient {
         switch kind {
         case .tcp: return try tcp(port: port, host: host)

@@ -87,6 +87,14 @@ final class WebSocketTestClient {
     // fragments gathered so far survive across readMessage calls.
     private var fragmentOpcode: UInt8?
     private var fragments: [UInt8] = []
+    private var fragmentCompressed = false
+    /// permessage-deflate, once `agreeDeflate` read the server's answer:
+    /// RSV1 marks a compressed message, inflated here; data messages sent
+    /// are compressed when `deflater` is set.
+    private(set) var inflater: TestInflate?
+    var deflater: TestDeflate?
+    /// Data messages that came compressed.
+    private(set) var compressedMessagesReceived = 0
 
     init(socket: TestSocket) {
         self.socket = socket
@@ -300,12 +308,21 @@ final class WebSocketTestClient {
         try socket.sendByteByByte(bytes, pause: microseconds)
     }
 
+    /// Compressed (RSV1) when a deflater is set.
     func sendBinary(_ payload: [UInt8]) throws {
-        try sendFrame(opcode: WSOpcode.binary, payload: payload)
+        try sendData(WSOpcode.binary, payload)
     }
 
     func sendText(_ text: String) throws {
-        try sendFrame(opcode: WSOpcode.text, payload: Array(text.utf8))
+        try sendData(WSOpcode.text, Array(text.utf8))
+    }
+
+    private func sendData(_ opcode: UInt8, _ payload: [UInt8]) throws {
+        if let deflater {
+            try sendFrame(opcode: opcode, payload: deflater.compress(payload), rsv: 4)
+        } else {
+            try sendFrame(opcode: opcode, payload: payload)
+        }
     }
 
     func sendPing(_ payload: [UInt8] = []) throws {
@@ -354,6 +371,30 @@ final class WebSocketTestClient {
         return frame
     }
 
+    /// Reads the 101's `Sec-WebSocket-Extensions`: when it agrees on
+    /// permessage-deflate, compressed messages are accepted (and, with
+    /// `compressSent`, data messages sent compressed), with the windows and
+    /// context it names. Returns the parameters agreed (nil: none).
+    @discardableResult
+    func agreeDeflate(_ head: HTTPResponseHead, compressSent: Bool = true) throws -> [String]? {
+        guard let value = head["sec-websocket-extensions"] else { return nil }
+        let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.first == "permessage-deflate" else {
+            throw TestClientError.protocolViolation("unknown extension agreed: \(value)")
+        }
+        let params = Array(parts.dropFirst())
+        var serverBits: Int32 = 15, clientBits: Int32 = 15
+        for p in params {
+            if p.hasPrefix("server_max_window_bits=") { serverBits = Int32(p.dropFirst(23))! }
+            if p.hasPrefix("client_max_window_bits=") { clientBits = Int32(p.dropFirst(23))! }
+        }
+        inflater = TestInflate(windowBits: serverBits, keepsContext: !params.contains("server_no_context_takeover"))
+        if compressSent {
+            deflater = TestDeflate(windowBits: clientBits, keepsContext: !params.contains("client_no_context_takeover"))
+        }
+        return params
+    }
+
     /// The next data message (fragments joined) or control frame. Applies the
     /// RFC's rules to the server: no RSV bits (no extension is negotiated),
     /// control frames unfragmented and at most 125 bytes, continuation frames
@@ -362,8 +403,9 @@ final class WebSocketTestClient {
         let deadline = testMonotonicNow() + timeout
         while true {
             let frame = try readFrame(timeout: max(deadline - testMonotonicNow(), 0))
-            if frame.rsv != 0 {
-                throw TestClientError.protocolViolation("RSV bits \(frame.rsv) set without an extension")
+            let compressed = frame.rsv == 4 && inflater != nil && (frame.opcode == WSOpcode.text || frame.opcode == WSOpcode.binary)
+            if frame.rsv != 0 && !compressed {
+                throw TestClientError.protocolViolation("RSV bits \(frame.rsv) set without an extension (opcode \(frame.opcode))")
             }
             if frame.isControl {
                 guard frame.opcode == WSOpcode.close || frame.opcode == WSOpcode.ping || frame.opcode == WSOpcode.pong else {
@@ -382,7 +424,8 @@ final class WebSocketTestClient {
                 }
                 fragments += frame.payload
                 if frame.fin {
-                    let message = WSMessage(opcode: opcode, payload: fragments)
+                    var message = WSMessage(opcode: opcode, payload: fragments)
+                    if fragmentCompressed { message.payload = try inflated(message.payload) }
                     fragmentOpcode = nil
                     fragments = []
                     return try validated(message)
@@ -392,14 +435,21 @@ final class WebSocketTestClient {
                     throw TestClientError.protocolViolation("new data frame inside a fragmented message")
                 }
                 if frame.fin {
-                    return try validated(WSMessage(opcode: frame.opcode, payload: frame.payload))
+                    let payload = compressed ? try inflated(frame.payload) : frame.payload
+                    return try validated(WSMessage(opcode: frame.opcode, payload: payload))
                 }
                 fragmentOpcode = frame.opcode
+                fragmentCompressed = compressed
                 fragments = frame.payload
             default:
                 throw TestClientError.protocolViolation("reserved data opcode \(frame.opcode)")
             }
         }
+    }
+
+    private func inflated(_ payload: [UInt8]) throws -> [UInt8] {
+        compressedMessagesReceived += 1
+        return try inflater!.inflate(payload)
     }
 
     private func validated(_ message: WSMessage) throws -> WSMessage {

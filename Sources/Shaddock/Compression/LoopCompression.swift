@@ -1,0 +1,42 @@
+import ShaddockProtocol
+
+/// A loop's compression state: every zlib stream its connections use, so
+/// that an idle session holds none. One deflate stream per window size in
+/// use (15 unless a client asked for less), one inflate stream for every
+/// client without context takeover; both reset per message. Made at the
+/// first connection that agrees on permessage-deflate. Loop-confined.
+final class LoopCompression {
+    let options: CompressionOptions
+    /// Deflate streams by window bits 9...15, made when first needed.
+    private var deflaters: [MessageDeflater?] = Array(repeating: nil, count: 7)
+    /// The shared inflate stream (nil: zlib had no memory for it).
+    let inflater: MessageInflater?
+    /// Connections holding an inflate stream of their own (client context
+    /// takeover), at most `options.maxTakeoverSessions`.
+    var takeoverSessions = 0
+    private var nextTrim: UInt64 = 0
+
+    init(options: CompressionOptions) {
+        self.options = options
+        inflater = MessageInflater()
+    }
+
+    /// The deflate stream for a window; nil if zlib had no memory for it
+    /// (the message then goes uncompressed).
+    func deflater(window: Int) -> MessageDeflater? {
+        let i = min(15, max(9, window)) - 9
+        if let d = deflaters[i] { return d }
+        let d = MessageDeflater(level: options.level, windowBits: i + 9)
+        deflaters[i] = d
+        return d
+    }
+
+    /// Once a second: buffers grown past 1 MiB by a large message are given
+    /// back, so one 16 MiB echo does not stay resident.
+    func trim(now: UInt64) {
+        guard now >= nextTrim else { return }
+        nextTrim = now + 1000
+        for d in deflaters { d?.shrink(above: 1 << 20) }
+        inflater?.shrink(above: 1 << 20)
+    }
+}

@@ -1,0 +1,90 @@
+import ShaddockProtocol
+
+/// permessage-deflate on one connection (docs/compression.md). The
+/// connection keeps only the window its messages are compressed with; the
+/// zlib streams are the loop's, reset per message, unless the client was
+/// granted context takeover (then it has an inflate stream of its own).
+extension Connection {
+    /// At the upgrade: the agreement with the client's offers, if any, as
+    /// the `Sec-WebSocket-Extensions` value to answer with.
+    func negotiateDeflate(_ request: UpgradeRequest, _ bytes: UnsafeRawBufferPointer) -> String? {
+        let options = loop.core.config.compression
+        guard options.deflate, !request.extensions.isEmpty,
+              var agreement = DeflateNegotiation.accept(bytes, values: request.extensions, policy: options.policy) else {
+            return nil
+        }
+        let compression = loop.compressionState()
+        if agreement.clientTakeover {
+            if compression.takeoverSessions < options.maxTakeoverSessions,
+               let own = MessageInflater(windowBits: agreement.clientWindowBits, resetsPerMessage: false) {
+                takeoverInflater = own
+                compression.takeoverSessions += 1
+                counters.add(.takeoverGranted)
+            } else {
+                agreement.clientTakeover = false
+                counters.add(.takeoverRefused)
+            }
+        }
+        deflateWindow = UInt8(agreement.serverWindowBits)
+        return agreement.responseValue
+    }
+
+    /// Gives back a takeover inflate stream (at close).
+    func releaseDeflate() {
+        guard takeoverInflater != nil else { return }
+        takeoverInflater = nil
+        loop.compression?.takeoverSessions -= 1
+    }
+
+    /// A whole compressed message: inflated within `maxMessageBytes` into
+    /// the loop's (or the connection's own) stream, then delivered as any
+    /// message. A zip bomb stops at the limit (1009), a corrupt stream gets
+    /// 1007, and text is checked for UTF-8 on the inflated bytes.
+    func onCompressedMessage(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer,
+                             deliver: (WebSocketOpcode, UnsafeRawBufferPointer) -> Void) {
+        guard let inflater = takeoverInflater ?? loop.compression?.inflater else {
+            logger.warning("closing: no memory for an inflate stream")
+            close(.code(WebSocketCloseCode.internalError.rawValue))
+            return
+        }
+        switch inflater.inflate(payload, limit: wsState.maxMessage) {
+        case .bytes(let message):
+            counters.add(.deflateMessagesIn)
+            counters.add(.compressedBytesIn, UInt64(payload.count))
+            counters.add(.inflatedBytesIn, UInt64(message.count))
+            if opcode == .text && !UTF8Validation.isValid(message) {
+                counters.add(.websocketProtocolErrors)
+                logger.info("closing WebSocket with 1007: text message is not UTF-8")
+                close(.code(WebSocketCloseCode.invalidPayload.rawValue))
+                return
+            }
+            deliver(opcode, message)
+        case .tooLarge:
+            counters.add(.oversizeMessages)
+            logger.info("closing WebSocket with 1009: a compressed message inflates past \(wsState.maxMessage) bytes")
+            close(.code(WebSocketCloseCode.messageTooBig.rawValue))
+        case .corrupt:
+            counters.add(.badDeflateMessages)
+            logger.info("closing WebSocket with 1007: a compressed message does not inflate")
+            close(.code(WebSocketCloseCode.invalidPayload.rawValue))
+        }
+    }
+
+    /// Queues `a` then `b` as one data message compressed for this
+    /// connection, if deflate was agreed, the message is at least the
+    /// threshold and compressing makes it smaller. Returns nil when it was
+    /// not (the caller sends it as is), else whether it was queued.
+    func writeCompressed(_ opcode: WebSocketOpcode, _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool? {
+        guard deflateWindow != 0, let compression = loop.compression, a.count + b.count >= compression.options.threshold,
+              let packed = compression.deflater(window: Int(deflateWindow))?.compress(a, b) else {
+            return nil
+        }
+        counters.add(.deflateMessagesOut)
+        counters.add(.uncompressedBytesOut, UInt64(a.count + b.count))
+        counters.add(.compressedBytesOut, UInt64(packed.count))
+        return withUnsafeTemporaryAllocation(byteCount: WebSocketFrameEncoder.maxHeaderLength, alignment: 8) { h in
+            let n = WebSocketFrameEncoder.writeHeader(opcode, payloadLength: packed.count, compressed: true, into: h, at: 0)
+            return queue(UnsafeRawBufferPointer(rebasing: h[..<n]), packed)
+        }
+    }
+}
