@@ -19,6 +19,7 @@
 //   fuzz-nats       NATS server ops over a stream cut anywhere, the encoder
 //   fuzz-tls        the TLS listener's sniffing and record path, over loopback
 //   fuzz-proxy      the PROXY protocol header parser, fed in reads cut anywhere
+//   fuzz-inflate    permessage-deflate and gzip-flag inflating, the deflate offers
 // Each also writes its seed corpus from the recorded vectors
 // (`fuzz-NAME --write-seeds DIR Tests/Vectors/pomelo-wire.json`).
 import PackageDescription
@@ -47,5 +48,6 @@ let package = Package(
         fuzzTarget("fuzz-nats", "FuzzNATS"),
         fuzzTarget("fuzz-tls", "FuzzTLS", [.product(name: "ShaddockLoop", package: "Shaddock")]),
         fuzzTarget("fuzz-proxy", "FuzzProxy", [.product(name: "ShaddockLoop", package: "Shaddock")]),
+        fuzzTarget("fuzz-inflate", "FuzzInflate"),
     ]
 )

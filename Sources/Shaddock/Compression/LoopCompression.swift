@@ -7,8 +7,9 @@ import ShaddockProtocol
 /// first connection that agrees on permessage-deflate. Loop-confined.
 final class LoopCompression {
     let options: CompressionOptions
-    /// Deflate streams by window bits 9...15, made when first needed.
-    private var deflaters: [MessageDeflater?] = Array(repeating: nil, count: 7)
+    /// Deflate streams by window bits 9...15, made when first needed; then
+    /// the gzip stream of Pomelo's message flag.
+    private var deflaters: [MessageDeflater?] = Array(repeating: nil, count: 8)
     /// The shared inflate stream (nil: zlib had no memory for it).
     let inflater: MessageInflater?
     /// Connections holding an inflate stream of their own (client context
@@ -18,7 +19,7 @@ final class LoopCompression {
 
     init(options: CompressionOptions) {
         self.options = options
-        inflater = MessageInflater()
+        inflater = options.deflate ? MessageInflater() : nil
     }
 
     /// The deflate stream for a window; nil if zlib had no memory for it
@@ -31,12 +32,25 @@ final class LoopCompression {
         return d
     }
 
+    /// The stream that gzips bodies for Pomelo's message flag.
+    var gzipper: MessageDeflater? {
+        if let d = deflaters[7] { return d }
+        let d = MessageDeflater(level: options.level, gzip: true)
+        deflaters[7] = d
+        return d
+    }
+
     /// Once a second: buffers grown past 1 MiB by a large message are given
     /// back, so one 16 MiB echo does not stay resident.
     func trim(now: UInt64) {
         guard now >= nextTrim else { return }
         nextTrim = now + 1000
-        for d in deflaters { d?.shrink(above: 1 << 20) }
+        // Indexed: for-in over the array allocates an iterator in debug builds.
+        var i = 0
+        while i < deflaters.count {
+            deflaters[i]?.shrink(above: 1 << 20)
+            i += 1
+        }
         inflater?.shrink(above: 1 << 20)
     }
 }

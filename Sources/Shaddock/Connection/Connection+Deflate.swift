@@ -70,6 +70,34 @@ extension Connection {
         }
     }
 
+    /// A package compressed for this connection: with permessage-deflate
+    /// when agreed, else with Pomelo's gzip flag on a data package's body
+    /// when configured. Nil when it is not compressed (under the threshold,
+    /// or no smaller): the caller sends it as it is.
+    func writeCompressedPackage(_ type: PackageType, head: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) -> Bool? {
+        let options = loop.core.config.compression
+        if deflateWindow != 0 {
+            guard Package.headerLength + head.count + body.count >= options.threshold else { return nil }
+            // The package header and head, then the body.
+            return withUnsafeTemporaryAllocation(byteCount: Package.headerLength + head.count, alignment: 8) { prefix in
+                let at = Package.writeHeader(type, bodyLength: head.count + body.count, into: prefix, at: 0)
+                if head.count > 0 { UnsafeMutableRawBufferPointer(rebasing: prefix[at...]).copyMemory(from: head) }
+                return writeCompressed(.binary, UnsafeRawBufferPointer(prefix), body)
+            }
+        }
+        // Never on top of permessage-deflate, only on a message's body.
+        guard options.messageFlag, type == .data, head.count > 0, body.count >= options.threshold,
+              let packed = loop.compressionState().gzipper?.compress(body) else { return nil }
+        counters.add(.gzipFlagMessagesOut)
+        counters.add(.uncompressedBytesOut, UInt64(body.count))
+        counters.add(.compressedBytesOut, UInt64(packed.count))
+        return withUnsafeTemporaryAllocation(byteCount: head.count, alignment: 8) { flagged in
+            flagged.copyMemory(from: head)
+            flagged[0] |= Message.gzipFlag
+            return writePlainPackage(type, head: UnsafeRawBufferPointer(flagged), body: packed)
+        }
+    }
+
     /// Queues `a` then `b` as one data message compressed for this
     /// connection, if deflate was agreed, the message is at least the
     /// threshold and compressing makes it smaller. Returns nil when it was

@@ -13,20 +13,16 @@ extension Connection {
         // Pushes staged for this connection go first: the client sees
         // everything in the order it was sent.
         if stagedHead >= 0 { loop.scheduler.flush(self) }
-        let packageLength = Package.headerLength + head.count + body.count
-        if deflateWindow != 0, packageLength >= loop.compression!.options.threshold {
-            // Compressed for this connection: the package header and head,
-            // then the body.
-            let sent = withUnsafeTemporaryAllocation(byteCount: Package.headerLength + head.count, alignment: 8) { prefix in
-                var at = Package.writeHeader(type, bodyLength: head.count + body.count, into: prefix, at: 0)
-                if head.count > 0 {
-                    UnsafeMutableRawBufferPointer(rebasing: prefix[at...]).copyMemory(from: head)
-                    at += head.count
-                }
-                return writeCompressed(.binary, UnsafeRawBufferPointer(prefix), body)
-            }
-            if let sent { return sent }
+        if deflateWindow != 0 || loop.core.config.compression.messageFlag,
+           let sent = writeCompressedPackage(type, head: head, body: body) {
+            return sent
         }
+        return writePlainPackage(type, head: head, body: body)
+    }
+
+    /// The package as it is, over WebSocket in one binary message.
+    func writePlainPackage(_ type: PackageType, head: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) -> Bool {
+        let packageLength = Package.headerLength + head.count + body.count
         let frameHeader = transport == .websocket ? WebSocketFrameEncoder.headerLength(payloadLength: packageLength) : 0
         let prefixLength = frameHeader + Package.headerLength + head.count
         return withUnsafeTemporaryAllocation(byteCount: prefixLength, alignment: 8) { prefix in

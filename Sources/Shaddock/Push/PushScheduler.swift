@@ -74,16 +74,24 @@ final class PushScheduler {
     private var headers: UnsafeMutableRawPointer
     private var sliceCapacity = 64
     /// The compressed copies of the push being staged, in the arena, by
-    /// window bits 9...15: (offset, length), offset -1 when not made yet,
-    /// -2 when compressing did not make it smaller. Reset per push, so a
-    /// push is compressed once per window, whatever its receivers.
-    private var variants: [(offset: Int, length: Int)] = Array(repeating: (-1, 0), count: 7)
+    /// variant key 8...15 (see variantKey): (offset, length), offset -1
+    /// when not made yet, -2 when compressing did not make it smaller.
+    /// Reset per push, so a push is compressed once per form, whatever its
+    /// receivers.
+    private var variants: [(offset: Int, length: Int)] = Array(repeating: (-1, 0), count: 8)
     /// The shared push the variants are of (nil: a push in the arena).
     private var variantsOf: ObjectIdentifier?
+    /// Pomelo's gzip flag on pushes to connections without permessage-deflate.
+    private let messageFlag: Bool
+    /// A gzip-flagged package's headers, while its body is compressed
+    /// (4 + 1 + 1 + 255 bytes at most).
+    private let headScratch: UnsafeMutableRawPointer
 
     init(loop: EventLoop, buffered: Bool) {
         self.loop = loop
         self.buffered = buffered
+        messageFlag = loop.core.config.compression.messageFlag
+        headScratch = .allocate(byteCount: 264, alignment: 8)
         slices = .allocate(capacity: sliceCapacity)
         headers = .allocate(byteCount: sliceCapacity * WebSocketFrameEncoder.maxHeaderLength, alignment: 8)
         arena.reserveCapacity(16 * 1024)
@@ -94,6 +102,7 @@ final class PushScheduler {
     deinit {
         slices.deallocate()
         headers.deallocate()
+        headScratch.deallocate()
         entries.pointee.base.deallocate()
         entries.deallocate()
     }
@@ -104,15 +113,13 @@ final class PushScheduler {
     /// body's JSON.
     func stage(route: String, for c: Connection, body: (inout [UInt8]) -> Void) {
         guard accepts(c), let (start, length) = encodeIntoArena(route: route, body: body) else { return }
-        if c.deflateWindow != 0, length >= loop.compression!.options.threshold {
-            // For this receiver alone: the compressed bytes replace the package.
-            let packed = arena.withUnsafeBytes { deflate(UnsafeRawBufferPointer(rebasing: $0[start..<start + length]), c.deflateWindow) }
-            if let packed {
-                arena.removeSubrange(start...)
-                arena.append(contentsOf: packed)
-                link(c, source: -1, offset: start, length: packed.count, compressed: true)
-                return
-            }
+        if let key = variantKey(c),
+           let made = arena.withUnsafeBytes({ produce(UnsafeRawBufferPointer(rebasing: $0[start..<start + length]), key) }) {
+            // For this receiver alone: the compressed package replaces the plain one.
+            arena.removeSubrange(start...)
+            let (at, n) = keep(made)
+            link(c, source: -1, offset: at, length: n, compressed: key != Self.gzipKey)
+            return
         }
         link(c, source: -1, offset: start, length: length)
     }
@@ -133,8 +140,8 @@ final class PushScheduler {
                 // The bytes stay in the arena for the others even when this
                 // member is refused; the check for a flush waits until all
                 // are linked.
-                if c.deflateWindow != 0, let (at, n) = compressedVariant(of: start, length, window: c.deflateWindow) {
-                    link(c, source: -1, offset: at, length: n, shared: true, compressed: true)
+                if let key = variantKey(c), let (at, n) = variant(of: start, length, key) {
+                    link(c, source: -1, offset: at, length: n, shared: true, compressed: key != Self.gzipKey)
                 } else {
                     link(c, source: -1, offset: start, length: length, shared: true)
                 }
@@ -164,62 +171,101 @@ final class PushScheduler {
             shared.append(push)
             sharedBytes += push.count
         }
-        if c.deflateWindow != 0, let (at, n) = compressedVariant(of: push, window: c.deflateWindow) {
-            link(c, source: -1, offset: at, length: n, shared: true, compressed: true)
+        if let key = variantKey(c), let (at, n) = variant(of: push, key) {
+            link(c, source: -1, offset: at, length: n, shared: true, compressed: key != Self.gzipKey)
             return
         }
         link(c, source: Int32(shared.count - 1), offset: 0, length: push.count)
     }
+
+    // MARK: compressed variants
+
+    /// Which compressed form of a push a connection takes: the window bits
+    /// (9...15) of permessage-deflate, `gzipKey` for Pomelo's gzip flag, or
+    /// nil for the plain package.
+    @inline(__always)
+    private func variantKey(_ c: Connection) -> UInt8? {
+        c.deflateWindow != 0 ? c.deflateWindow : messageFlag ? Self.gzipKey : nil
+    }
+
+    /// Window 8 is never agreed (see DeflateNegotiation): free for the gzip flag.
+    static let gzipKey: UInt8 = 8
 
     private func forgetVariants() {
         variantsOf = nil
         for w in variants.indices { variants[w].offset = -1 }
     }
 
-    /// The push at `start` of the arena compressed for `window`: made at
-    /// the first receiver that needs it and appended to the arena; nil when
-    /// the push is under the threshold or compressing it does not help.
-    private func compressedVariant(of start: Int, _ length: Int, window: UInt8) -> (Int, Int)? {
-        let w = Int(window) - 9
-        if variants[w].offset == -1 {
-            let packed = arena.withUnsafeBytes { deflate(UnsafeRawBufferPointer(rebasing: $0[start..<start + length]), window) }
-            variants[w] = keep(packed)
+    /// The push at `start` of the arena in the form `key` names: made at the
+    /// first receiver that needs it and appended to the arena; nil when the
+    /// push is under the threshold or compressing it does not help.
+    private func variant(of start: Int, _ length: Int, _ key: UInt8) -> (Int, Int)? {
+        let k = Int(key) - 8
+        if variants[k].offset == -1 {
+            let made = arena.withUnsafeBytes { produce(UnsafeRawBufferPointer(rebasing: $0[start..<start + length]), key) }
+            if let made { variants[k] = keep(made) } else { variants[k].offset = -2 }
         }
-        return variants[w].offset >= 0 ? (variants[w].offset, variants[w].length) : nil
+        return variants[k].offset >= 0 ? (variants[k].offset, variants[k].length) : nil
     }
 
     /// The same for a push encoded once for the server (its variants last
     /// while it is the push being staged).
-    private func compressedVariant(of push: EncodedPush, window: UInt8) -> (Int, Int)? {
+    private func variant(of push: EncodedPush, _ key: UInt8) -> (Int, Int)? {
         if variantsOf != ObjectIdentifier(push) {
             forgetVariants()
             variantsOf = ObjectIdentifier(push)
         }
-        let w = Int(window) - 9
-        if variants[w].offset == -1 { variants[w] = keep(deflate(UnsafeRawBufferPointer(push.bytes), window)) }
-        return variants[w].offset >= 0 ? (variants[w].offset, variants[w].length) : nil
+        let k = Int(key) - 8
+        if variants[k].offset == -1 {
+            if let made = produce(UnsafeRawBufferPointer(push.bytes), key) { variants[k] = keep(made) } else { variants[k].offset = -2 }
+        }
+        return variants[k].offset >= 0 ? (variants[k].offset, variants[k].length) : nil
     }
 
-    /// Compresses a package with the loop's stream for `window`: the bytes,
-    /// valid until the next compression, or nil when the package is under
-    /// the threshold or compressing does not make it smaller.
-    private func deflate(_ package: UnsafeRawBufferPointer, _ window: UInt8) -> UnsafeRawBufferPointer? {
-        guard let compression = loop.compression, package.count >= compression.options.threshold,
-              let packed = compression.deflater(window: Int(window))?.compress(package) else { return nil }
+    /// A package compressed for `key`: `head` bytes in `headScratch` (the
+    /// package and message headers of a gzip-flagged package; 0 for
+    /// permessage-deflate), then the compressed bytes, valid until the next
+    /// compression. Nil when the package is under the threshold or
+    /// compressing does not make it smaller. `package` may lie in the arena:
+    /// nothing here touches the arena.
+    private func produce(_ package: UnsafeRawBufferPointer, _ key: UInt8) -> (head: Int, packed: UnsafeRawBufferPointer)? {
+        let compression = loop.compressionState()
         let counters = loop.counters
-        counters.add(.deflateMessagesOut)
-        counters.add(.uncompressedBytesOut, UInt64(package.count))
+        let threshold = compression.options.threshold
+        if key != Self.gzipKey {
+            guard package.count >= threshold, let packed = compression.deflater(window: Int(key))?.compress(package) else {
+                return nil
+            }
+            counters.add(.deflateMessagesOut)
+            counters.add(.uncompressedBytesOut, UInt64(package.count))
+            counters.add(.compressedBytesOut, UInt64(packed.count))
+            return (0, packed)
+        }
+        // A push's message header: the flag, then a route code or a
+        // length-prefixed route name.
+        let flagAt = Package.headerLength
+        guard package.count > flagAt + 1 else { return nil }
+        let head = flagAt + 1 + (package[flagAt] & 0x01 != 0 ? 2 : 1 + Int(package[flagAt + 1]))
+        guard package.count - head >= threshold,
+              let packed = compression.gzipper?.compress(UnsafeRawBufferPointer(rebasing: package[head...])) else { return nil }
+        headScratch.copyMemory(from: package.baseAddress!, byteCount: head)
+        headScratch.storeBytes(of: package[flagAt] | Message.gzipFlag, toByteOffset: flagAt, as: UInt8.self)
+        let bodyLength = head - flagAt + packed.count
+        headScratch.storeBytes(of: UInt8(truncatingIfNeeded: bodyLength >> 16), toByteOffset: 1, as: UInt8.self)
+        headScratch.storeBytes(of: UInt8(truncatingIfNeeded: bodyLength >> 8), toByteOffset: 2, as: UInt8.self)
+        headScratch.storeBytes(of: UInt8(truncatingIfNeeded: bodyLength), toByteOffset: 3, as: UInt8.self)
+        counters.add(.gzipFlagMessagesOut)
+        counters.add(.uncompressedBytesOut, UInt64(package.count - head))
         counters.add(.compressedBytesOut, UInt64(packed.count))
-        return packed
+        return (head, packed)
     }
 
-    /// Appends compressed bytes to the arena: where they are (offset -2:
-    /// there were none).
-    private func keep(_ packed: UnsafeRawBufferPointer?) -> (offset: Int, length: Int) {
-        guard let packed else { return (-2, 0) }
+    /// Appends what `produce` made to the arena: where it is.
+    private func keep(_ made: (head: Int, packed: UnsafeRawBufferPointer)) -> (offset: Int, length: Int) {
         let at = arena.count
-        arena.append(contentsOf: packed)
-        return (at, packed.count)
+        if made.head > 0 { arena.append(contentsOf: UnsafeRawBufferPointer(start: headScratch, count: made.head)) }
+        arena.append(contentsOf: made.packed)
+        return (at, made.head + made.packed.count)
     }
 
     private func accepts(_ c: Connection) -> Bool {

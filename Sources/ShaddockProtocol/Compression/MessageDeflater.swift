@@ -10,16 +10,26 @@ public final class MessageDeflater {
     private var buffer: UnsafeMutableRawPointer
     private var capacity: Int
     public let windowBits: Int
+    /// A gzip member per call (Pomelo's gzip flag), not a raw sync-flushed
+    /// message.
+    public let gzip: Bool
     static let initialCapacity = 4096
 
     /// `level`: zlib's 1 (fastest) to 9 (smallest); `windowBits` 9 to 15.
-    public init?(level: Int = 1, windowBits: Int = 15) {
-        self.windowBits = min(15, max(9, windowBits))
+    /// `gzip`: each call makes a whole gzip stream (window 15) instead.
+    public init?(level: Int = 1, windowBits: Int = 15, gzip: Bool = false) {
+        self.windowBits = gzip ? 15 : min(15, max(9, windowBits))
+        self.gzip = gzip
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        // memLevel 8 is zlib's default; at window 15 the stream holds about
-        // 256 KiB, once per loop.
-        guard deflateInit2_(stream, Int32(min(9, max(1, level))), Z_DEFLATED, -Int32(self.windowBits), 8,
+        // The hash table follows the window: zlib slides the whole table
+        // each time a window's worth of input has passed, so a 512-byte
+        // window with zlib's default table (memLevel 8, 32 Ki entries)
+        // would redo 64 KiB of work every 512 bytes. At window 15 (memLevel
+        // 8) the stream holds about 256 KiB, once per loop.
+        let memLevel = Int32(max(1, min(8, self.windowBits - 7)))
+        guard deflateInit2_(stream, Int32(min(9, max(1, level))), Z_DEFLATED,
+                            gzip ? 15 + 16 : -Int32(self.windowBits), memLevel,
                             Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             stream.deallocate()
             return nil
@@ -34,9 +44,9 @@ public final class MessageDeflater {
         buffer.deallocate()
     }
 
-    /// Compresses `a` then `b` as one message. The result, valid until the
-    /// next call, is nil when it would not be smaller than the input (the
-    /// message then goes uncompressed) or zlib failed.
+    /// Compresses `a` then `b` as one message (or gzip stream). The result,
+    /// valid until the next call, is nil when it would not be smaller than
+    /// the input (the message then goes uncompressed) or zlib failed.
     public func compress(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> UnsafeRawBufferPointer? {
         let total = a.count + b.count
         guard total > 0 else { return nil }
@@ -47,10 +57,12 @@ public final class MessageDeflater {
         if capacity < bound { replaceBuffer(bound) }
         stream.pointee.next_out = buffer.assumingMemoryBound(to: UInt8.self)
         stream.pointee.avail_out = UInt32(capacity)
-        guard feed(a, flush: b.isEmpty ? Z_SYNC_FLUSH : Z_NO_FLUSH), b.isEmpty || feed(b, flush: Z_SYNC_FLUSH) else {
+        let last = gzip ? Z_FINISH : Z_SYNC_FLUSH
+        guard feed(a, flush: b.isEmpty ? last : Z_NO_FLUSH), b.isEmpty || feed(b, flush: last) else {
             return nil
         }
         let n = capacity - Int(stream.pointee.avail_out)
+        if gzip { return n < total ? UnsafeRawBufferPointer(start: buffer, count: n) : nil }
         // A sync flush ends with an empty stored block, 00 00 ff ff.
         guard n >= 4, n - 4 < total, buffer.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self) == UInt32(bigEndian: 0x0000_FFFF) else {
             return nil
@@ -63,6 +75,7 @@ public final class MessageDeflater {
         stream.pointee.avail_in = UInt32(input.count)
         let rc = CZlib.deflate(stream, flush)
         // The buffer holds the bound: everything fits in one call.
+        if flush == Z_FINISH { return rc == Z_STREAM_END }
         return (rc == Z_OK || rc == Z_BUF_ERROR) && stream.pointee.avail_in == 0
             && (flush == Z_NO_FLUSH || stream.pointee.avail_out > 0)
     }

@@ -48,7 +48,9 @@ public struct MessageView: Equatable, Sendable {
 
 public enum Message {
     @usableFromInline static let routeCompressedBit: UInt8 = 0x01
-    @usableFromInline static let gzipBit: UInt8 = 0x10
+    /// Flag bit 4 (pomelo-protocol 0.1.6): the body is compressed.
+    public static let gzipFlag: UInt8 = 0x10
+    @usableFromInline static let gzipBit: UInt8 = gzipFlag
 
     /// The most header bytes an encoded message can have before its body
     /// (flag, id, and a route of up to 255 bytes with its length).

@@ -77,9 +77,9 @@ struct AllocationTests {
 
     /// The example app, plus a handler answering a JSON value built once:
     /// its answer is encoded into the loop's reused scratch every time.
-    static func app() -> Application {
+    static func app(msg: String = "encoded per request") -> Application {
         let app = ExampleApp.make()
-        let reply: JSONValue = ["code": 200, "msg": "encoded per request"]
+        let reply: JSONValue = ["code": 200, "msg": .string(msg)]
         app.handle(jsonRoute) { _, _ in .json(reply) }
         return app
     }
@@ -120,6 +120,29 @@ struct AllocationTests {
         #expect(server.counter(.responses) == UInt64(driver.answered))
     }
 
+    /// With permessage-deflate: the requests come compressed and are
+    /// inflated by the loop's stream, the answers are compressed by its
+    /// deflate stream, both reset per message.
+    @Test func deflatedRequestsAllocateNothingPerMessage() throws {
+        let msg = String(repeating: "encoded per request, ", count: 8)
+        let server = try TestServer(app: Self.app(msg: msg)) {
+            $0.compression.deflate = true
+            $0.compression.threshold = 16
+        }
+        let (client, agreed) = try PomeloTestClient.websocketDeflate(port: server.port)
+        try #require(agreed != nil)
+        _ = try client.connectAndHandshake()
+        let dict = try #require((client.handshakeResponse?["sys"] as? [String: Any])?["dict"] as? [String: Int])
+        let driver = RequestDriver(client: client, jsonCode: try #require(dict[Self.jsonRoute].map(UInt16.init)), msg: msg)
+        try driver.run(200)
+        let compressed = server.counter(.deflateMessagesOut)
+        let once = try server.loopAllocations { try driver.run(Self.requests) }
+        let twice = try server.loopAllocations { try driver.run(2 * Self.requests) }
+        Self.expectFlat(once, twice, "deflate: ", per: driver.per, of: "requests")
+        #expect(server.counter(.deflateMessagesOut) - compressed >= UInt64(Self.requests), "the answers were compressed")
+        #expect(server.counter(.deflateMessagesIn) >= UInt64(3 * Self.requests))
+    }
+
     @Test func echoedFramesAllocateNothingPerFrame() throws {
         let server = try TestServer(mode: .echo)
         let (client, response) = try WebSocketTestClient.connect(port: server.port)
@@ -138,10 +161,19 @@ struct AllocationTests {
     /// members are read in place, the channel is found in the loop's cache,
     /// and the push is written once straight into the loop's arena and
     /// linked for every member (nothing per member, no shared copy).
-    @Test func aChatSendAllocatesNothing() throws {
-        let server = try TestServer(app: Self.app())
+    /// With permessage-deflate, the push is compressed once into the arena
+    /// for the members that agreed on it.
+    @Test(arguments: [false, true])
+    func aChatSendAllocatesNothing(deflate: Bool) throws {
+        let server = try TestServer(app: Self.app()) {
+            $0.compression.deflate = deflate
+            $0.compression.threshold = 16
+        }
         let members = try ["ann", "bob", "cy"].enumerated().map { i, uid in
-            let client = try PomeloTestClient.ready(i == 1 ? .tcp : .websocket, port: server.port)
+            let client = i == 1 ? try PomeloTestClient.tcp(port: server.port)
+                : deflate ? try PomeloTestClient.websocketDeflate(port: server.port).client
+                : try PomeloTestClient.websocket(port: server.port)
+            _ = try client.connectAndHandshake()
             try client.request(route: "connector.entryHandler.login", id: 1, body: #"{"uid":"\#(uid)","rid":"trio"}"#)
             while true {
                 let m = try client.readMessage(skipHeartbeats: true)
@@ -153,13 +185,14 @@ struct AllocationTests {
         for (client, added) in zip(members, [2, 1]) {
             for _ in 0..<added { #expect(try client.readMessage(skipHeartbeats: true).type == .push) }
         }
-        let chatBody = #"{"msg":"hi","from":"ann","target":"*"}"#
+        let line = "hi, " + String(repeating: "hello ", count: 10)
+        let chatBody = #"{"msg":"\#(line)","from":"ann","target":"*"}"#
         let sender = members[0]
         var id = 1
         func chat(_ n: Int) throws {
             for _ in 0..<n {
                 id += 1
-                try sender.request(route: "chat.chatHandler.send", id: id, body: #"{"content":"hi","target":"*"}"#)
+                try sender.request(route: "chat.chatHandler.send", id: id, body: #"{"content":"\#(line)","target":"*"}"#)
                 var answered = false, pushed = false
                 while !(answered && pushed) {
                     let m = try sender.readMessage(skipHeartbeats: true)
@@ -174,7 +207,8 @@ struct AllocationTests {
         try chat(200)
         let once = try server.loopAllocations { try chat(Self.requests) }
         let twice = try server.loopAllocations { try chat(2 * Self.requests) }
-        Self.expectFlat(once, twice, "", per: { "\($0) chats in a room of three" }, of: "chats")
+        Self.expectFlat(once, twice, deflate ? "deflate: " : "", per: { "\($0) chats in a room of three" }, of: "chats")
+        if deflate { #expect(server.counter(.deflateMessagesOut) >= UInt64(3 * Self.requests), "the pushes were compressed") }
     }
 
     /// N and 2N messages each stay within the allowance, and twice the
@@ -199,11 +233,13 @@ final class RequestDriver {
     private(set) var answered = 0
 
     static let entryReply = Array(#"{"code":200,"msg":"game server is ok."}"#.utf8)
-    static let jsonReply = Array(#"{"code":200,"msg":"encoded per request"}"#.utf8)
+    /// The JSON route's answer (`AllocationTests.app(msg:)`).
+    let jsonReply: [UInt8]
 
-    init(client: PomeloTestClient, jsonCode: UInt16) {
+    init(client: PomeloTestClient, jsonCode: UInt16, msg: String = "encoded per request") {
         self.client = client
         self.jsonCode = jsonCode
+        jsonReply = Array(#"{"code":200,"msg":"\#(msg)"}"#.utf8)
     }
 
     /// What `run(n)` sends: n single requests and as many again in batches.
@@ -216,10 +252,10 @@ final class RequestDriver {
             return (PomeloWire.encodeMessage(type: .request, id: id, route: .name("connector.entryHandler.entry"), body: body),
                     Self.entryReply)
         case 1:
-            return (PomeloWire.encodeMessage(type: .request, id: id, route: .code(jsonCode), body: body), Self.jsonReply)
+            return (PomeloWire.encodeMessage(type: .request, id: id, route: .code(jsonCode), body: body), jsonReply)
         default:
             return (PomeloWire.encodeMessage(type: .request, id: id, route: .name(AllocationTests.jsonRoute), body: body),
-                    Self.jsonReply)
+                    jsonReply)
         }
     }
 

@@ -42,5 +42,68 @@ import Testing
         #expect(try client.expectResponse(id: 4)["a"] as? Int == 1)
         #expect(server.counter(.badGzipBodies) == 4)
     }
-}
 
+    // MARK: toward clients (compression.messageFlag)
+
+    static let longText = String(repeating: "the same words again and again, ", count: 12)
+
+    @Test func bodiesToClientsWithoutDeflateAreFlaggedWhenConfigured() throws {
+        let server = try TestServer {
+            $0.compression.messageFlag = true
+            $0.compression.deflate = true
+            $0.compression.threshold = 64
+        }
+        let tcp = try PomeloTestClient.ready(.tcp, port: server.port)
+        let plain = try PomeloTestClient.ready(.websocket, port: server.port)
+        let (deflate, _) = try PomeloTestClient.websocketDeflate(port: server.port)
+        _ = try deflate.connectAndHandshake()
+        for client in [tcp, plain, deflate] {
+            try client.request(route: "connector.testHandler.echo", id: 1, body: #"{"text":"\#(Self.longText)"}"#)
+            let m = try client.readMessage()
+            let text = try m.bodyJSON()["text"] as? String
+            #expect(m.id == 1 && text == Self.longText)
+            // Never on top of permessage-deflate.
+            #expect(m.isGzipped == (client !== deflate), "\(client.kind)")
+            // Small bodies go as they are.
+            try client.request(route: "connector.testHandler.echo", id: 2, body: #"{"n":2}"#)
+            let small = try client.readMessage()
+            #expect(small.id == 2 && !small.isGzipped)
+        }
+        #expect(server.counter(.gzipFlagMessagesOut) == 2)
+        #expect(server.counter(.compressedBytesOut) < server.counter(.uncompressedBytesOut))
+    }
+
+    @Test func aChannelPushIsGzippedOncePerLoop() throws {
+        let server = try TestServer {
+            $0.compression.messageFlag = true
+            $0.compression.threshold = 64
+        }
+        let members = try (0..<6).map { i in
+            let c = try PomeloTestClient.ready(i % 2 == 0 ? .tcp : .websocket, port: server.port)
+            try c.request(route: "connector.entryHandler.login", id: 1, body: #"{"uid":"m\#(i)","rid":"flagged"}"#)
+            #expect(try c.expectResponse(id: 1)["code"] as? Int == 200)
+            return c
+        }
+        Thread.sleep(forTimeInterval: 0.2)
+        let before = server.counter(.gzipFlagMessagesOut)
+        try members[0].request(route: "chat.chatHandler.send", id: 2, body: #"{"content":"\#(Self.longText)","target":"*"}"#)
+        for c in members {
+            while true {
+                let m = try c.readMessage()
+                if try m.type == .push && m.bodyJSON()["msg"] as? String == Self.longText {
+                    #expect(m.isGzipped)
+                    break
+                }
+            }
+        }
+        #expect(server.counter(.gzipFlagMessagesOut) - before == 1)
+    }
+
+    @Test func offByDefault() throws {
+        let server = try TestServer()
+        let client = try PomeloTestClient.ready(.tcp, port: server.port)
+        try client.request(route: "connector.testHandler.echo", id: 1, body: #"{"text":"\#(Self.longText)"}"#)
+        #expect(try client.readMessage().isGzipped == false)
+        #expect(server.counter(.gzipFlagMessagesOut) == 0)
+    }
+}

@@ -201,8 +201,9 @@ enum PomeloWire {
                 pos += 1 + n
             }
         }
-        return PomeloMessage(
-            type: type, id: id, route: route, routeCode: routeCode, body: Array(bytes[pos...]), flag: flag)
+        // Pomelo's gzip flag: the body is inflated here, the flag kept.
+        let body = flag & 0x10 != 0 ? try testGunzip(Array(bytes[pos...])) : Array(bytes[pos...])
+        return PomeloMessage(type: type, id: id, route: route, routeCode: routeCode, body: body, flag: flag)
     }
 
     static func jsonObject(_ bytes: [UInt8]) throws -> [String: Any] {

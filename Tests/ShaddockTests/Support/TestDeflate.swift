@@ -74,3 +74,25 @@ final class TestInflate {
         return result
     }
 }
+
+/// A gzip or zlib body (Pomelo's gzip flag), inflated whole.
+func testGunzip(_ bytes: [UInt8]) throws -> [UInt8] {
+    var s = z_stream()
+    guard inflateInit2_(&s, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        throw TestClientError.protocolViolation("inflateInit2 failed")
+    }
+    defer { inflateEnd(&s) }
+    var input = bytes
+    var out = [UInt8](repeating: 0, count: 1 << 20)
+    let n = input.withUnsafeMutableBufferPointer { i in
+        out.withUnsafeMutableBufferPointer { o -> Int? in
+            s.next_in = i.baseAddress
+            s.avail_in = UInt32(i.count)
+            s.next_out = o.baseAddress
+            s.avail_out = UInt32(o.count)
+            return CZlib.inflate(&s, Z_FINISH) == Z_STREAM_END && s.avail_in == 0 ? o.count - Int(s.avail_out) : nil
+        }
+    }
+    guard let n else { throw TestClientError.protocolViolation("a gzip-flagged body that does not inflate") }
+    return Array(out[..<n])
+}
