@@ -4,9 +4,11 @@ import ShaddockProtocol
 /// Pomelo packages. Everything is written into a caller's scratch buffer, so
 /// the steady state allocates nothing.
 enum ClientWire {
-    static func upgradeRequest(host: String, port: Int) -> [UInt8] {
-        Array(("GET / HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: c2hhZGRvY2stbG9hZC0xMg==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8)
+    static func upgradeRequest(host: String, port: Int, deflate: Bool = false) -> [UInt8] {
+        // A browser's offer, when asked for.
+        let offer = deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : ""
+        return Array(("GET / HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: c2hhZGRvY2stbG9hZC0xMg==\r\nSec-WebSocket-Version: 13\r\n\(offer)\r\n").utf8)
     }
 
     static let handshakeBody = Array(#"{"sys":{"type":"shaddock-load","version":"0.1.0","rsa":{}},"user":{}}"#.utf8)
@@ -18,9 +20,9 @@ enum ClientWire {
     /// writing its header just before them; returns where the frame starts.
     /// `payloadAt` must leave `frameRoom` bytes in front.
     static func maskInPlace(_ out: UnsafeMutableRawBufferPointer, payloadAt p: Int, length n: Int,
-                            mask: UInt32) -> Int {
+                            mask: UInt32, compressed: Bool = false) -> Int {
         let start = p - WebSocketFrameEncoder.headerLength(payloadLength: n) - 4
-        _ = WebSocketFrameEncoder.writeHeader(.binary, payloadLength: n, into: out, at: start)
+        _ = WebSocketFrameEncoder.writeHeader(.binary, payloadLength: n, compressed: compressed, into: out, at: start)
         out[start + 1] |= 0x80  // the mask bit: client frames are masked
         out.storeBytes(of: mask, toByteOffset: p - 4, as: UInt32.self)
         WebSocketFrameParser.unmask(out, maskAt: p - 4, payload: p..<p + n)
@@ -56,17 +58,18 @@ enum ClientWire {
 enum ServerWire {
     enum Frame {
         case needMore
-        case frame(opcode: UInt8, payload: Range<Int>, end: Int)
+        /// `compressed`: RSV1, a permessage-deflate message.
+        case frame(opcode: UInt8, payload: Range<Int>, end: Int, compressed: Bool)
         case invalid
     }
 
     /// Scans one unmasked server frame. Fragmented messages are refused: the
     /// servers measured here send whole messages.
-    static func scanFrame(_ b: UnsafeRawBufferPointer, at o: Int) -> Frame {
+    static func scanFrame(_ b: UnsafeRawBufferPointer, at o: Int, deflate: Bool = false) -> Frame {
         let available = b.count - o
         if available < 2 { return .needMore }
         let b0 = b[o], b1 = b[o + 1]
-        if b0 & 0x80 == 0 || b0 & 0x70 != 0 || b1 & 0x80 != 0 { return .invalid }
+        if b0 & 0x80 == 0 || b0 & (deflate ? 0x30 : 0x70) != 0 || b1 & 0x80 != 0 { return .invalid }
         var n = Int(b1 & 0x7F)
         var h = 2
         if n == 126 {
@@ -82,7 +85,7 @@ enum ServerWire {
             h = 10
         }
         if available < h + n { return .needMore }
-        return .frame(opcode: b0 & 0x0F, payload: o + h..<o + h + n, end: o + h + n)
+        return .frame(opcode: b0 & 0x0F, payload: o + h..<o + h + n, end: o + h + n, compressed: b0 & 0x40 != 0)
     }
 
     /// Where the blank line that ends an HTTP head starts, if it has arrived.

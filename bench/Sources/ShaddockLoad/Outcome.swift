@@ -7,6 +7,8 @@ struct Outcome {
     var completed: UInt64 = 0
     /// Broadcast: onChat pushes the receivers got inside the window.
     var pushes: UInt64 = 0
+    /// WebSocket bytes received in the window, frame headers included.
+    var wireBytesIn: UInt64 = 0
     /// Soak: requests sent inside the window, and the onChat pushes that the
     /// chats answered inside it should have brought.
     var requested: UInt64 = 0
@@ -96,6 +98,11 @@ struct Outcome {
             fields.append(#""setup_s":\#(setupSeconds.map { format($0, digits: 3) } ?? "null")"#)
         }
         if plan.mode == .broadcast || plan.mode == .soak { fields.append(#""pushes":\#(pushes)"#) }
+        // Bytes on the wire per message received (answer or push).
+        let messages = plan.mode == .broadcast ? pushes : completed
+        if plan.mode.overWebSocket, messages > 0 {
+            fields.append(#""wire_bytes_per_message":\#(format(Double(wireBytesIn) / Double(messages), digits: 1))"#)
+        }
         if plan.mode == .soak {
             let tcp = (0..<plan.connections).filter { !plan.overWebSocket($0) }.count
             let chatters = (0..<plan.connections).filter { plan.room(of: $0) != nil }.count

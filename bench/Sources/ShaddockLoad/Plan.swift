@@ -71,6 +71,10 @@ struct Plan: Sendable {
     /// client of its own (198.18.0.0/15, the range set aside for
     /// benchmarks), as from a balancer.
     var proxyV2 = false
+    /// Over WebSocket: offer permessage-deflate (as a browser does), compress
+    /// what is sent, inflate what comes compressed; a server that does not
+    /// agree fails the upgrade.
+    var deflate = false
 
     func port(of n: Int) -> Int {
         guard !otherPorts.isEmpty else { return port }

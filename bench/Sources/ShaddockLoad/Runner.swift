@@ -80,6 +80,7 @@ struct Runner {
             outcome.errors.merge(w.errors)
             outcome.completed += w.completed
             outcome.pushes += w.pushes
+            outcome.wireBytesIn += w.wireBytesIn
             outcome.requested += w.requested
             outcome.expectedPushes += w.expectedPushes
         }

@@ -30,6 +30,13 @@ final class Worker: @unchecked Sendable {
     /// Broadcast: onChat pushes received inside the window, and other pushes.
     var pushes: UInt64 = 0
     var otherPushes: UInt64 = 0
+    /// WebSocket bytes received inside the window (frame headers included):
+    /// the bytes on the wire per message.
+    var wireBytesIn: UInt64 = 0
+    /// With `plan.deflate`: this worker's streams (the server keeps no
+    /// context, so one each serves every connection).
+    let deflater: MessageDeflater?
+    let inflater: MessageInflater?
     /// Soak: requests sent inside the window, and the onChat pushes the
     /// chats answered inside it should have brought (one per room member).
     var requested: UInt64 = 0
@@ -58,7 +65,9 @@ final class Worker: @unchecked Sendable {
         self.index = index
         self.plan = plan
         self.shared = shared
-        upgrade = ClientWire.upgradeRequest(host: plan.host, port: plan.port)
+        upgrade = ClientWire.upgradeRequest(host: plan.host, port: plan.port, deflate: plan.deflate)
+        deflater = plan.deflate ? MessageDeflater(level: 1) : nil
+        inflater = plan.deflate ? MessageInflater() : nil
         route = Array(plan.route.utf8)
         echoPayload = (0..<plan.size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         scratch = .allocate(byteCount: max(1 << 20, plan.size * plan.depth + 64 * plan.depth + 4096), alignment: 16)
@@ -301,8 +310,21 @@ final class Worker: @unchecked Sendable {
     /// scratch buffer, framed for the transport.
     private func sendScratch(_ s: Slot, end: Int) {
         var start = ClientWire.frameRoom
+        var end = end
         if s.overWebSocket {
-            start = ClientWire.maskInPlace(scratch, payloadAt: start, length: end - start, mask: s.mask)
+            var compressed = false
+            if let deflater {
+                // As a browser does: every message compressed when that makes
+                // it smaller, each on its own (the server asks for no
+                // context takeover).
+                let plain = UnsafeRawBufferPointer(rebasing: scratch[start..<end])
+                if let packed = deflater.compress(plain) {
+                    UnsafeMutableRawBufferPointer(rebasing: scratch[start...]).copyMemory(from: packed)
+                    end = start + packed.count
+                    compressed = true
+                }
+            }
+            start = ClientWire.maskInPlace(scratch, payloadAt: start, length: end - start, mask: s.mask, compressed: compressed)
         }
         let rc = shd_conn_write(s.conn, scratch.baseAddress! + start, end - start)
         if Int(rc) == SHD_EFULL { fail(s, .backlog) }
@@ -333,6 +355,7 @@ final class Worker: @unchecked Sendable {
         sendScratch(s, end: p + echoPayload.count)
     }
 
+    static let deflateAgreed = Array("permessage-deflate".utf8)
     static let loginRoute = Array("connector.entryHandler.login".utf8)
     static let sendRoute = Array("chat.chatHandler.send".utf8)
     static let chatBody = Array(#"{"content":"hello","target":"*"}"#.utf8)
@@ -359,7 +382,8 @@ final class Worker: @unchecked Sendable {
                 if bytes.count > 16 * 1024 { fail(s, .upgrade) }
                 return 0
             }
-            guard ServerWire.contains(UnsafeRawBufferPointer(rebasing: bytes[0..<min(end, 16)]), Array("HTTP/1.1 101".utf8)) else {
+            guard ServerWire.contains(UnsafeRawBufferPointer(rebasing: bytes[0..<min(end, 16)]), Array("HTTP/1.1 101".utf8)),
+                  !plan.deflate || ServerWire.contains(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), Self.deflateAgreed) else {
                 fail(s, .upgrade)
                 return bytes.count
             }
@@ -386,13 +410,22 @@ final class Worker: @unchecked Sendable {
             }
             return s.isLive ? o : bytes.count
         }
+        let inWindow = now >= windowStart && now < windowEnd
         while o < bytes.count && s.isLive {
-            switch ServerWire.scanFrame(bytes, at: o) {
+            switch ServerWire.scanFrame(bytes, at: o, deflate: plan.deflate) {
             case .needMore: return o
             case .invalid: fail(s, .protocolError); return bytes.count
-            case .frame(let opcode, let payload, let end):
+            case .frame(let opcode, let payload, let end, let compressed):
+                if inWindow { wireBytesIn += UInt64(end - o) }
                 o = end
-                let data = UnsafeRawBufferPointer(rebasing: bytes[payload])
+                var data = UnsafeRawBufferPointer(rebasing: bytes[payload])
+                if compressed {
+                    guard let inflater, case .bytes(let inflated) = inflater.inflate(data, limit: 64 << 20) else {
+                        fail(s, .protocolError)
+                        return bytes.count
+                    }
+                    data = inflated
+                }
                 switch opcode {
                 case 0x1, 0x2:
                     if plan.mode == .wsEcho { echoed(s, data, now: now) } else { packages(s, data, now: now) }
