@@ -14,7 +14,7 @@ import Testing
     /// pool (which the tests themselves keep busy).
     static func pause(_ ms: Int) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            detachQuietThread {
+            detachThread {
                 usleep(UInt32(ms * 1000))
                 c.resume()
             }

@@ -12,7 +12,7 @@ struct ClusterDrainTests {
     final class Background: @unchecked Sendable {
         private let done = DispatchSemaphore(value: 0)
         init(_ body: @escaping @Sendable () -> Void) {
-            detachQuietThread {
+            detachThread {
                 body()
                 self.done.signal()
             }

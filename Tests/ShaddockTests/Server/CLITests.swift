@@ -229,7 +229,7 @@ final class CapturedOutput: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     init(_ pipe: Pipe) {
-        detachQuietThread {
+        detachThread {
             while case let chunk = pipe.fileHandleForReading.availableData, !chunk.isEmpty {
                 self.data.withLock { $0.append(chunk) }
             }

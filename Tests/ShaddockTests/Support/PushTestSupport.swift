@@ -60,7 +60,7 @@ final class TestThread: @unchecked Sendable {
     func join() { pthread_join(tid, nil) }
 }
 
-private final class ThreadBody {
+final class ThreadBody {
     let body: @Sendable () -> Void
     init(_ body: @escaping @Sendable () -> Void) { self.body = body }
 }

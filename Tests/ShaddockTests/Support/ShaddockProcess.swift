@@ -80,16 +80,21 @@ func waitForListener(port: Int, timeout: Double = 20) -> Bool {
     return false
 }
 
-/// Runs `body` on a new thread that blocks the asynchronous signals. A
-/// helper thread that ends while a child process exits must not be the one
-/// the kernel hands SIGCHLD to: ThreadSanitizer's runtime fails a check
-/// when a signal reaches a thread on its way out.
-func detachQuietThread(_ body: @escaping @Sendable () -> Void) {
-    Thread.detachNewThread {
-        var all = sigset_t()
-        sigfillset(&all)
-        for fault in [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT] { sigdelset(&all, fault) }
-        pthread_sigmask(SIG_BLOCK, &all, nil)
-        body()
-    }
+/// Runs `body` on a new detached POSIX thread. The body, and everything it
+/// captures, is released inside the thread function. Foundation's `Thread`
+/// would keep its block until the thread's exit-time TSD destructors; a
+/// deinit run there that touches a run loop (NATSTestServer.stop waits on
+/// its Process, which asks for the thread's run loop) makes CoreFoundation
+/// tear that run loop down after ThreadSanitizer has finalized the thread,
+/// and the allocation in that teardown crashes its runtime (a read at
+/// 0x1048).
+func detachThread(_ body: @escaping @Sendable () -> Void) {
+    let arg = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    var tid = pthread_t()
+    let rc = pthread_create(&tid, nil, { arg in
+        Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue().body()
+        return nil
+    }, arg)
+    precondition(rc == 0, "pthread_create failed: \(rc)")
+    pthread_detach(tid)
 }
