@@ -38,6 +38,15 @@ SERVERS = {
     # TLS terminated by Shaddock itself (plain clients could share the port).
     "shaddock-tls": [SHADDOCK, "serve", "--port", "{port}", "--threads", "1", "--heartbeat", "{heartbeat}",
                      "--tls-cert", "{tls_cert}", "--tls-key", "{tls_key}"],
+    # permessage-deflate (connector.compression.deflate) ...
+    "shaddock-deflate": [SHADDOCK, "serve", "--port", "{port}", "--threads", "1", "--heartbeat", "{heartbeat}",
+                         "--config", "{deflate_config}"],
+    # ... Shaddock embedded with a handler of its own: a 300-byte profile answer ...
+    "shaddock-profile": [os.path.join(BENCH_BIN, "shaddock-profile"), "{port}", "{heartbeat}"],
+    "shaddock-profile-deflate": [os.path.join(BENCH_BIN, "shaddock-profile"), "{port}", "{heartbeat}", "deflate"],
+    # ... and the same service on Hummingbird with its permessage-deflate.
+    "hb-deflate": [os.path.join(BENCH_BIN, "hb-reference"), "--port", "{port}", "--heartbeat", "{heartbeat}",
+                   "--reply", "profile", "--deflate"],
     # Behind a balancer: PROXY protocol headers trusted from loopback.
     "shaddock-proxy": [SHADDOCK, "serve", "--port", "{port}", "--threads", "1", "--heartbeat", "{heartbeat}",
                        "--config", "{proxy_config}"],
@@ -126,8 +135,21 @@ SCENARIOS = [
     ("proxy-connect", "connect", ["--connections", "100", "--source", "127.0.0.1-127.0.0.60", "--proxy-v2"],
      ["shaddock-proxy", "shaddock+plain"]),
     ("tls-hold-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512", "--tls"], ["shaddock-tls"]),
+    # permessage-deflate as a browser offers it: a 300-byte JSON answer per
+    # request (requests compressed too), against Hummingbird's
+    # permessage-deflate and against the same server without deflate; a
+    # 5,000-member room hearing 300-byte chat lines; idle sessions.
+    ("deflate-d1", "pomelo", ["--depth", "1", "--deflate", "--route", "connector.entryHandler.profile"],
+     ["shaddock-profile-deflate", "hb-deflate", "shaddock-profile+plain"]),
+    ("deflate-d16", "pomelo", ["--depth", "16", "--deflate", "--route", "connector.entryHandler.profile"],
+     ["shaddock-profile-deflate", "hb-deflate", "shaddock-profile+plain"]),
+    ("broadcast-deflate-5000", "broadcast", ["--connections", "5000", "--depth", "128", "--deflate", "--chat-bytes", "300"],
+     ["shaddock-deflate", "shaddock+plain"]),
+    ("hold-deflate-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512", "--deflate"],
+     ["shaddock-deflate", "hb-deflate", "shaddock+plain"]),
 ]
-ONCE = {"hold-9000", "broadcast-5000", "forward-broadcast", "cluster-hold-9000", "tls-hold-9000"}  # slow to set up: one turn each
+ONCE = {"hold-9000", "broadcast-5000", "forward-broadcast", "cluster-hold-9000", "tls-hold-9000",
+        "broadcast-deflate-5000", "hold-deflate-9000"}  # slow to set up: one turn each
 
 
 def tls_files():
@@ -151,6 +173,14 @@ def proxy_config():
     path = os.path.join(tempfile.gettempdir(), "shaddock-bench-proxy.json")
     with open(path, "w") as f:
         json.dump({"connector": {"proxyProtocol": {"trusted": ["127.0.0.0/8"], "required": True}}}, f)
+    return path
+
+
+def deflate_config():
+    """A configuration file with permessage-deflate on (its defaults)."""
+    path = os.path.join(tempfile.gettempdir(), "shaddock-bench-deflate.json")
+    with open(path, "w") as f:
+        json.dump({"connector": {"compression": {"deflate": True}}}, f)
     return path
 
 
@@ -212,7 +242,7 @@ def run_one(scenario, server, args):
     label = server
     if server.endswith("+plain"):
         server = server[:-len("+plain")]
-        options = [o for o in options if o not in ("--tls", "--tls-resume", "--proxy-v2")]
+        options = [o for o in options if o not in ("--tls", "--tls-resume", "--proxy-v2", "--deflate")]
     ports = {"port": free_port(), "port2": free_port(), "nats": free_port()}
     port = ports["port"]
     heartbeat = "10" if mode == "hold" else "0"
@@ -221,6 +251,8 @@ def run_one(scenario, server, args):
         files = tls_files() if "tls" in server else {}
         if "proxy" in server:
             files = {"proxy_config": proxy_config()}
+        if "deflate" in server:
+            files = {"deflate_config": deflate_config()}
         for command in GROUPS[server] if server in GROUPS else [SERVERS[server]]:
             if command == ["NGINX"]:
                 command = nginx_command(ports, files)
@@ -308,6 +340,7 @@ def summarize(results):
             "cpu_us": median([(r.get("server") or {}).get("cpu_us_per_op") for r in runs]),
             "p99_us": median([r["latency_us"]["p99"] for r in runs]),
             "rss_per_session": median([r.get("rss_per_session_bytes") for r in runs]),
+            "wire_bytes": median([r.get("wire_bytes_per_message") for r in runs]),
             "errors": sum(r["errors_total"] for r in runs),
             "turns": len(runs),
         }
@@ -356,6 +389,22 @@ def targets(rows):
     check("RSS per idle wss session, 9,000 held (bytes)", get("tls-hold-9000", "shaddock-tls", "rss_per_session"), 2048)
     check("set-up CPU with a PROXY v2 header vs without (no target)",
           ratio(cpu("proxy-connect", "shaddock-proxy"), cpu("proxy-connect", "shaddock+plain")), 99)
+    check("deflate depth 1: CPU/req vs Hummingbird with deflate",
+          ratio(cpu("deflate-d1", "shaddock-profile-deflate"), cpu("deflate-d1", "hb-deflate")), 0.5)
+    check("deflate depth 16: CPU/req vs Hummingbird with deflate (no target)",
+          ratio(cpu("deflate-d16", "shaddock-profile-deflate"), cpu("deflate-d16", "hb-deflate")), 99)
+    check("deflate depth 1: CPU/req vs without deflate (no target)",
+          ratio(cpu("deflate-d1", "shaddock-profile-deflate"), cpu("deflate-d1", "shaddock-profile+plain")), 99)
+    # The rate the server's CPU allows (1 / CPU per push): with deflate the
+    # load generator, which inflates every push on its one core, is what
+    # bounds the pushes received.
+    check("broadcast to 5,000 with deflate vs without: pushes per server CPU second",
+          ratio(cpu("broadcast-deflate-5000", "shaddock+plain"), cpu("broadcast-deflate-5000", "shaddock-deflate")),
+          0.8, at_most=False)
+    rss = lambda v: get("hold-deflate-9000", v, "rss_per_session")
+    extra = rss("shaddock-deflate") - rss("shaddock+plain") if rss("shaddock-deflate") is not None and rss("shaddock+plain") is not None else None
+    check("RSS per idle deflate session over one without (bytes)", extra, 64)
+    check("RSS per idle deflate session vs Hummingbird's", ratio(rss("shaddock-deflate"), rss("hb-deflate")), 0.05)
     return checks
 
 
@@ -367,10 +416,11 @@ def fmt(value, digits=0):
 
 def print_table(rows, checks):
     print()
-    print(f"{'scenario':<18}{'server':<15}{'ops/s':>12}{'CPU µs/op':>11}{'p99 µs':>10}{'RSS B/sess':>11}{'errors':>8}")
+    print(f"{'scenario':<23}{'server':<25}{'ops/s':>12}{'CPU µs/op':>11}{'p99 µs':>10}{'RSS B/sess':>11}"
+          f"{'wire B/msg':>11}{'errors':>8}")
     for (scenario, server), row in rows.items():
-        print(f"{scenario:<18}{server:<15}{fmt(row['throughput']):>12}{fmt(row['cpu_us'], 3):>11}"
-              f"{fmt(row['p99_us']):>10}{fmt(row['rss_per_session']):>11}{row['errors']:>8}")
+        print(f"{scenario:<23}{server:<25}{fmt(row['throughput']):>12}{fmt(row['cpu_us'], 3):>11}"
+              f"{fmt(row['p99_us']):>10}{fmt(row['rss_per_session']):>11}{fmt(row['wire_bytes'], 1):>11}{row['errors']:>8}")
     print()
     print("targets:")
     for c in checks:

@@ -32,6 +32,15 @@ final class LoopCompression {
         return d
     }
 
+    /// The deflate stream for a message of `size` bytes to a client that
+    /// agreed on `window`. A message of up to 4 KiB fits in a 4 KiB window,
+    /// where it compresses to the same bytes: its stream has a small hash
+    /// table, which zlib clears at every reset (64 KiB at window 15, 8 KiB
+    /// at 12), and any client window of 12 or more reads it.
+    func deflater(window: Int, size: Int) -> MessageDeflater? {
+        deflater(window: size <= 4096 ? min(window, 12) : window)
+    }
+
     /// The stream that gzips bodies for Pomelo's message flag.
     var gzipper: MessageDeflater? {
         if let d = deflaters[7] { return d }

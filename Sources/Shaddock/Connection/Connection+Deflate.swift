@@ -104,7 +104,7 @@ extension Connection {
     /// not (the caller sends it as is), else whether it was queued.
     func writeCompressed(_ opcode: WebSocketOpcode, _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool? {
         guard deflateWindow != 0, let compression = loop.compression, a.count + b.count >= compression.options.threshold,
-              let packed = compression.deflater(window: Int(deflateWindow))?.compress(a, b) else {
+              let packed = compression.deflater(window: Int(deflateWindow), size: a.count + b.count)?.compress(a, b) else {
             return nil
         }
         counters.add(.deflateMessagesOut)

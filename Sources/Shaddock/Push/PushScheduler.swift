@@ -233,7 +233,8 @@ final class PushScheduler {
         let counters = loop.counters
         let threshold = compression.options.threshold
         if key != Self.gzipKey {
-            guard package.count >= threshold, let packed = compression.deflater(window: Int(key))?.compress(package) else {
+            guard package.count >= threshold,
+                  let packed = compression.deflater(window: Int(key), size: package.count)?.compress(package) else {
                 return nil
             }
             counters.add(.deflateMessagesOut)
@@ -260,11 +261,20 @@ final class PushScheduler {
         return (head, packed)
     }
 
-    /// Appends what `produce` made to the arena: where it is.
+    /// Appends what `produce` made to the arena: where it is. A
+    /// permessage-deflate message (no head) is followed by its sync flush's
+    /// 00 00 ff ff, outside its length: `write` takes it in when another
+    /// compressed push follows in the same message.
     private func keep(_ made: (head: Int, packed: UnsafeRawBufferPointer)) -> (offset: Int, length: Int) {
         let at = arena.count
         if made.head > 0 { arena.append(contentsOf: UnsafeRawBufferPointer(start: headScratch, count: made.head)) }
         arena.append(contentsOf: made.packed)
+        if made.head == 0 {
+            arena.append(0x00)
+            arena.append(0x00)
+            arena.append(0xFF)
+            arena.append(0xFF)
+        }
         return (at, made.head + made.packed.count)
     }
 
@@ -376,21 +386,30 @@ final class PushScheduler {
                 let e = table[Int(i)]
                 let base = e.source < 0 ? arenaBytes.baseAddress! : UnsafeRawPointer(shared[Int(e.source)].bytes.baseAddress!)
                 if e.compressed {
-                    // A compressed message is a frame of its own; the next
-                    // package starts another.
-                    closeFrame(&frame)
-                    frame.slice = n
-                    frame.length = Int(e.length)
-                    frame.compressed = true
-                    closeFrame(&frame)
-                    frame.slice = -1
-                    slices[n + 1] = shd_slice_t(base: base + Int(e.offset), len: Int(e.length))
-                    n += 2
+                    // Compressed pushes share a message of their own: each
+                    // was compressed alone and sync-flushed, so with the
+                    // flush's 00 00 ff ff kept between them (it lies after
+                    // each in the arena) they read as one DEFLATE stream of
+                    // the packages one after another, and the client gets
+                    // them together as it gets plain ones.
+                    if frame.slice >= 0 && frame.compressed && frame.length + 4 + Int(e.length) <= Self.maxFrameBytes {
+                        slices[n - 1].len += 4
+                        frame.length += 4
+                    } else {
+                        closeFrame(&frame)
+                        frame.slice = n
+                        frame.length = 0
+                        frame.compressed = true
+                        n += 1
+                    }
+                    slices[n] = shd_slice_t(base: base + Int(e.offset), len: Int(e.length))
+                    n += 1
+                    frame.length += Int(e.length)
                     packages += 1
                     i = e.next
                     continue
                 }
-                if websocket && (frame.slice < 0 || frame.length + Int(e.length) > Self.maxFrameBytes) {
+                if websocket && (frame.slice < 0 || frame.compressed || frame.length + Int(e.length) > Self.maxFrameBytes) {
                     closeFrame(&frame)
                     frame.slice = n
                     frame.length = 0

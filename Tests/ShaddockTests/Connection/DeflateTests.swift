@@ -51,6 +51,32 @@ import Testing
         #expect(server.counter(.badDeflateMessages) == 0)
     }
 
+    /// Pushes flushed together are one compressed message, as plain ones are
+    /// one binary message: pieces compressed alone, joined by their sync
+    /// flushes, which the client inflates as one stream.
+    @Test func pushesFlushedTogetherShareOneCompressedMessage() throws {
+        let server = try Self.server()
+        let (client, _) = try PomeloTestClient.websocketDeflate(port: server.port)
+        _ = try client.connectAndHandshake()
+        guard case .websocket(let ws) = client.transport else { return }
+        let before = ws.compressedMessagesReceived
+        // Five notifies in one message: five pushes staged in one loop turn.
+        let notifies = (0..<5).map { i in
+            (PomeloPackageType.data, PomeloWire.encodeMessage(type: .notify, route: .name("connector.testHandler.push"),
+                                                             body: Array(#"{"route":"onChat","n":\#(i),"text":"\#(Self.longText)"}"#.utf8)))
+        }
+        try client.sendPackages(notifies)
+        for i in 0..<5 {
+            let push = try client.readMessage().bodyJSON()
+            #expect(push["n"] as? Int == i && push["text"] as? String == Self.longText)
+        }
+        #expect(ws.compressedMessagesReceived == before + 1)
+        #expect(client.mostPackagesInOneMessage == 5)
+        // A plain package after compressed ones goes in a message of its own.
+        try client.request(route: "connector.testHandler.echo", id: 9, body: #"{"n":9}"#)
+        #expect(try client.expectResponse(id: 9)["n"] as? Int == 9)
+    }
+
     @Test func withoutTheOptionTheOfferIsDeclinedAndRSV1Refused() throws {
         let server = try TestServer()
         let (ws, head) = try WebSocketTestClient.connect(port: server.port,

@@ -1,10 +1,9 @@
-import ArgumentParser
 import Foundation
 import NIOCore
 import NIOFoundationCompat
 
 /// How the reference turns bodies into values and back.
-enum JSONMode: String, CaseIterable, ExpressibleByArgument, Sendable {
+public enum JSONMode: String, CaseIterable, Sendable {
     /// `Codable` types with `JSONDecoder`/`JSONEncoder`: what a Swift
     /// developer writes by default.
     case codable
@@ -21,6 +20,51 @@ struct EntryRequest: Decodable {
 struct EntryReply: Encodable {
     var code: Int
     var msg: String
+}
+
+/// What every route answers.
+public enum ReplyKind: String, CaseIterable, Sendable {
+    /// `{"code":200,"msg":"game server is ok."}`, the chat example's entry.
+    case entry
+    /// A player's profile, about 300 bytes of JSON: what a game answers.
+    case profile
+}
+
+/// The profile answer: the same fields and values as the `profile` route
+/// of bench's Shaddock server (Sources/shaddock-profile).
+struct ProfileReply: Encodable {
+    struct Player: Encodable {
+        struct Stats: Encodable { var atk, def, hp, mp, spd: Int }
+        struct Item: Encodable { var count: Int; var item: String }
+        var guild: String
+        var id: String
+        var inventory: [Item]
+        var lastSeen: String
+        var level: Int
+        var name: String
+        var quests: [String]
+        var stats: Stats
+    }
+    var code: Int
+    var player: Player
+
+    static let example = ProfileReply(code: 200, player: Player(
+        guild: "Night Owls", id: "p-1042",
+        inventory: [Player.Item(count: 1, item: "sword"), Player.Item(count: 12, item: "potion"),
+                    Player.Item(count: 3, item: "elixir")],
+        lastSeen: "2026-12-06T21:14:03Z", level: 37, name: "Aria Stormwind",
+        quests: ["q-101", "q-117", "q-130"], stats: Player.Stats(atk: 212, def: 174, hp: 1840, mp: 620, spd: 98)))
+
+    /// The same as a `[String: Any]`, for `JSONSerialization`.
+    nonisolated(unsafe) static let exampleObject: [String: Any] = [
+        "code": 200,
+        "player": [
+            "guild": "Night Owls", "id": "p-1042",
+            "inventory": [["count": 1, "item": "sword"], ["count": 12, "item": "potion"], ["count": 3, "item": "elixir"]],
+            "lastSeen": "2026-12-06T21:14:03Z", "level": 37, "name": "Aria Stormwind",
+            "quests": ["q-101", "q-117", "q-130"], "stats": ["atk": 212, "def": 174, "hp": 1840, "mp": 620, "spd": 98],
+        ] as [String: Any],
+    ]
 }
 
 /// The client's handshake: only `sys` matters here.
@@ -44,7 +88,7 @@ struct HandshakeReply: Encodable {
 
 /// One per connection; the coders are made once and reused, as a careful
 /// developer would.
-struct JSONCoding {
+struct JSONCoding: @unchecked Sendable {
     private let mode: JSONMode
     private let decoder = JSONDecoder()
     private let encoder: JSONEncoder
@@ -85,6 +129,15 @@ struct JSONCoding {
             try! out.writeJSONEncodable(reply, encoder: encoder)
         case .serialization:
             Self.writeObject(["code": reply.code, "msg": reply.msg], into: &out)
+        }
+    }
+
+    func write(_ reply: ProfileReply, into out: inout ByteBuffer) {
+        switch mode {
+        case .codable:
+            try! out.writeJSONEncodable(reply, encoder: encoder)
+        case .serialization:
+            Self.writeObject(ProfileReply.exampleObject, into: &out)
         }
     }
 

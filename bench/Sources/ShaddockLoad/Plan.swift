@@ -75,6 +75,8 @@ struct Plan: Sendable {
     /// what is sent, inflate what comes compressed; a server that does not
     /// agree fails the upgrade.
     var deflate = false
+    /// The chat line's length in bytes (broadcast, chat-alone, soak); 0: "hello".
+    var chatBytes = 0
 
     func port(of n: Int) -> Int {
         guard !otherPorts.isEmpty else { return port }

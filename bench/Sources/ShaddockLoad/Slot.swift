@@ -1,5 +1,9 @@
+import ShaddockProtocol
 /// One client connection of the load, reused across reconnects.
 final class Slot {
+    /// permessage-deflate with a server that keeps its context (no
+    /// server_no_context_takeover): this connection's own inflate stream.
+    var ownInflater: MessageInflater?
     enum Phase {
         case idle
         case connecting
@@ -64,6 +68,7 @@ final class Slot {
 
     func reset() {
         conn = nil
+        ownInflater = nil
         phase = .idle
         setupDone = false
         nextID = 1

@@ -67,6 +67,7 @@ final class Worker: @unchecked Sendable {
         self.shared = shared
         upgrade = ClientWire.upgradeRequest(host: plan.host, port: plan.port, deflate: plan.deflate)
         deflater = plan.deflate ? MessageDeflater(level: 1) : nil
+        chatBody = Array(#"{"content":"\#(Self.chatLine(plan.chatBytes))","target":"*"}"#.utf8)
         inflater = plan.deflate ? MessageInflater() : nil
         route = Array(plan.route.utf8)
         echoPayload = (0..<plan.size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
@@ -186,7 +187,7 @@ final class Worker: @unchecked Sendable {
             // answers later than the timeout, which counts them.
             guard s.phase == .holding, s.outstanding < s.sentAt.count else { continue }
             requested += 1
-            sendRequest(s, body: s.room == nil ? plan.body : Self.chatBody, now: now)
+            sendRequest(s, body: s.room == nil ? plan.body : chatBody, now: now)
         }
     }
 
@@ -356,9 +357,26 @@ final class Worker: @unchecked Sendable {
     }
 
     static let deflateAgreed = Array("permessage-deflate".utf8)
+    static let serverResets = Array("server_no_context_takeover".utf8)
     static let loginRoute = Array("connector.entryHandler.login".utf8)
     static let sendRoute = Array("chat.chatHandler.send".utf8)
-    static let chatBody = Array(#"{"content":"hello","target":"*"}"#.utf8)
+    /// A chat line of about `bytes` bytes (words from a small vocabulary, as
+    /// players write); "hello" for 0.
+    static func chatLine(_ bytes: Int) -> String {
+        guard bytes > 0 else { return "hello" }
+        let words = ["gg", "anyone", "up", "for", "the", "raid", "tonight", "need", "a", "healer", "and", "two", "dps",
+                     "meet", "at", "north", "gate", "bring", "potions", "boss", "drops", "rare", "loot", "lol", "ok"]
+        var line = ""
+        var i = 0
+        while line.utf8.count < bytes {
+            line += (line.isEmpty ? "" : " ") + words[(i &* 7 &+ i / 5) % words.count]
+            i += 1
+        }
+        return line
+    }
+
+    /// What a chat request says: "hello", or a chat line of `plan.chatBytes`.
+    let chatBody: [UInt8]
 
     /// A chat member logs in, then chats (the broadcast sender, soak's
     /// chatters); every other session asks `--route`.
@@ -388,6 +406,10 @@ final class Worker: @unchecked Sendable {
                 return bytes.count
             }
             o = end + 4
+            if plan.deflate && !ServerWire.contains(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), Self.serverResets) {
+                // The server keeps its window between messages: so must we.
+                s.ownInflater = MessageInflater(windowBits: 15, resetsPerMessage: false)
+            }
             if plan.mode == .wsEcho {
                 settingUp -= 1
                 s.phase = .running
@@ -420,7 +442,8 @@ final class Worker: @unchecked Sendable {
                 o = end
                 var data = UnsafeRawBufferPointer(rebasing: bytes[payload])
                 if compressed {
-                    guard let inflater, case .bytes(let inflated) = inflater.inflate(data, limit: 64 << 20) else {
+                    guard let inflater = s.ownInflater ?? inflater,
+                          case .bytes(let inflated) = inflater.inflate(data, limit: 64 << 20) else {
                         fail(s, .protocolError)
                         return bytes.count
                     }
@@ -538,7 +561,7 @@ final class Worker: @unchecked Sendable {
             settingUp -= 1
             if s.isSender || plan.chatAlone {
                 s.phase = .running
-                for _ in 0..<plan.depth { sendRequest(s, body: Self.chatBody, now: now) }
+                for _ in 0..<plan.depth { sendRequest(s, body: chatBody, now: now) }
             } else {
                 s.phase = .holding
                 s.countedUp = true
@@ -551,7 +574,7 @@ final class Worker: @unchecked Sendable {
             if counted, let room = s.room { expectedPushes += UInt64(plan.members(of: room)) }
             return
         }
-        sendRequest(s, body: s.isSender || s.room != nil ? Self.chatBody : plan.body, now: now)
+        sendRequest(s, body: s.isSender || s.room != nil ? chatBody : plan.body, now: now)
     }
 
     /// Returns whether the answer was inside the window (and counted).

@@ -77,6 +77,8 @@ struct Load: ParsableCommand {
     var proxyV2 = false
     @Flag(help: "Over WebSocket: offer permessage-deflate as a browser does (the server must agree), compress what is sent and inflate what comes compressed.")
     var deflate = false
+    @Option(help: "The chat line a chat request sends, in bytes (0: \"hello\").")
+    var chatBytes = 0
 
     /// The NATS floor's modes, which drive a nats-server instead of a gateway.
     static let natsModes = ["nats-floor", "nats-responder"]
@@ -110,7 +112,7 @@ struct Load: ParsableCommand {
             timeoutNanos: UInt64(timeout * 1e9), setupConcurrency: setupConcurrency, channel: channel,
             intervalNanos: UInt64(interval * 1e9), tcpShare: tcpShare, chatShare: chatShare, roomSize: roomSize,
             progressNanos: UInt64(progress * 1e9), chatAlone: chatAlone, otherPorts: alsoPort,
-            tls: tls, tlsResume: tlsResume, proxyV2: proxyV2, deflate: deflate)
+            tls: tls, tlsResume: tlsResume, proxyV2: proxyV2, deflate: deflate, chatBytes: chatBytes)
         let outcome = Runner(plan: plan, setupTimeoutNanos: UInt64(setupTimeout * 1e9), probe: serverPid.isEmpty ? nil : ServerProbe(pids: serverPid)).run()
         print(outcome.summary())
         print(outcome.json())

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import NIOCore
 import NIOPosix
+import PomeloReference
 
 #if canImport(Glibc)
 import Glibc
@@ -35,6 +36,9 @@ struct NIOReference: ParsableCommand {
     @Option(help: "The heartbeat interval announced in the Pomelo handshake, in seconds (0: none).")
     var heartbeat = 0
 
+    @Option(help: "pomelo: what every request is answered (entry: the chat example's entry; profile: a player's profile, about 300 bytes).")
+    var reply: ReplyKind = .entry
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -46,12 +50,13 @@ struct NIOReference: ParsableCommand {
         let mode = self.mode
         let heartbeat = self.heartbeat
         let json = self.json
+        let reply = self.reply
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try WebSocketPipeline.configure(channel, mode: mode, json: json, heartbeatSeconds: heartbeat)
+                    try WebSocketPipeline.configure(channel, mode: mode, json: json, reply: reply, heartbeatSeconds: heartbeat)
                 }
             }
         let server = try bootstrap.bind(host: host, port: port).wait()
@@ -77,3 +82,6 @@ enum ServerMode: String, CaseIterable, ExpressibleByArgument, Sendable {
     case pomelo
     case echo
 }
+
+extension JSONMode: ExpressibleByArgument {}
+extension ReplyKind: ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
+import PomeloReference
 
 /// HTTP/1.1 that upgrades to WebSocket on any path, then the mode's handler.
 enum WebSocketPipeline {
@@ -8,7 +9,7 @@ enum WebSocketPipeline {
     static let maxMessageBytes = 1 << 24
 
     /// Must be called on the channel's event loop.
-    static func configure(_ channel: Channel, mode: ServerMode, json: JSONMode, heartbeatSeconds: Int) throws {
+    static func configure(_ channel: Channel, mode: ServerMode, json: JSONMode, reply: ReplyKind, heartbeatSeconds: Int) throws {
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: maxMessageBytes,
             automaticErrorHandling: true,
@@ -29,7 +30,7 @@ enum WebSocketPipeline {
                     case .echo:
                         try pipeline.addHandler(EchoHandler())
                     case .pomelo:
-                        try pipeline.addHandler(PomeloHandler(heartbeatSeconds: heartbeatSeconds, json: json))
+                        try pipeline.addHandler(PomeloHandler(heartbeatSeconds: heartbeatSeconds, json: json, reply: reply))
                     }
                 }
             })
