@@ -20,6 +20,7 @@
 //   fuzz-tls        the TLS listener's sniffing and record path, over loopback
 //   fuzz-proxy      the PROXY protocol header parser, fed in reads cut anywhere
 //   fuzz-inflate    permessage-deflate and gzip-flag inflating, the deflate offers
+//   fuzz-protobuf   pomelo-protobuf bodies decoded, encoded again, decoded
 // Each also writes its seed corpus from the recorded vectors
 // (`fuzz-NAME --write-seeds DIR Tests/Vectors/pomelo-wire.json`).
 import PackageDescription
@@ -49,5 +50,6 @@ let package = Package(
         fuzzTarget("fuzz-tls", "FuzzTLS", [.product(name: "ShaddockLoop", package: "Shaddock")]),
         fuzzTarget("fuzz-proxy", "FuzzProxy", [.product(name: "ShaddockLoop", package: "Shaddock")]),
         fuzzTarget("fuzz-inflate", "FuzzInflate"),
+        fuzzTarget("fuzz-protobuf", "FuzzProtobuf"),
     ]
 )
