@@ -47,6 +47,27 @@ import Testing
         }
     }
 
+    /// The five live handshakes of a Pomelo 2.2.7 chat server with
+    /// useProtobuf: no protoVersion, 0, the current one (with and without
+    /// the current dictVersion) and a stale one; every reply byte for byte.
+    @Test func theHandshakeOffersTheProtosAsPomeloDoes() throws {
+        let live = try #require(Self.file["handshake"])
+        let protos = HandshakeProtos(client: try Self.schema("chat", "client"), server: try Self.schema("chat", "server"))
+        #expect(protos.version == live["protoVersion"]?.stringValue)
+        let handlers = ["chat.chatHandler.notify", "chat.chatHandler.send", "connector.entryHandler.entry",
+                        "connector.entryHandler.kickme", "connector.entryHandler.login", "connector.entryHandler.ping"]
+        let dictionary = try RouteDictionary(handlerRoutes: handlers, userRoutes: ["onChat", "onAdd", "onLeave"])
+        #expect(dictionary.version == live["dictVersion"]?.stringValue)
+        let responder = HandshakeResponder(heartbeatSeconds: 3, dictionary: dictionary, protos: protos)
+        let shakes = live["handshakes"]?.arrayValue ?? []
+        #expect(shakes.count == 5)
+        for shake in shakes {
+            let request = Self.hex(shake["request_hex"]!.stringValue!)
+            let client = try #require(request.withUnsafeBytes { ClientHandshake(body: UnsafeRawBufferPointer(rebasing: $0[4...])) })
+            #expect(Self.hex(responder.package(for: client)) == shake["reply_hex"]!.stringValue!, "\(shake["name"]!)")
+        }
+    }
+
     @Test func everyMessageEncodesToPomelosBytes() throws {
         #expect(Self.messages.count == 81)
         for m in Self.messages {
