@@ -126,6 +126,18 @@ import Testing
         }
     }
 
+    /// A nested message of 128 bytes or more has a longer length prefix.
+    @Test func longNestedMessagesRoundTrip() throws {
+        let game = try Self.schema("game", "server")
+        let scene = try #require(game.message(forRoute: "area.playerHandler.enterScene"))
+        for n in [0, 100, 127, 128, 300, 20_000] {
+            let name = String(repeating: "n", count: n)
+            let value = try JSON.parse(Array(#"{"code":200,"curPlayer":{"entityId":1,"name":"\#(name)","bag":{"capacity":3}}}"#.utf8))
+            let bytes = try ProtoEncoder.encode(value, as: scene)
+            #expect(Self.canonical(try ProtoDecoder.decode(bytes, as: scene)) == Self.canonical(value), "\(n)")
+        }
+    }
+
     /// JSON has no NaN or infinity, so a handler could not be given them.
     @Test func nonFiniteFloatsAreRefused() throws {
         let scalars = try #require(try Self.schema("types", "client").message(forRoute: "test.scalars"))

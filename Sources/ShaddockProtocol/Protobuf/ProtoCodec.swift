@@ -115,13 +115,19 @@ public enum ProtoEncoder {
                                     _ out: inout [UInt8]) throws(ProtoError) {
         switch type {
         case .message(let m):
-            // Length-delimited: written after, its length put in front.
-            let start = out.count
+            // Length-delimited: one byte is kept for the length, which most
+            // nested messages fit in; a longer one moves the message along.
+            let lengthAt = out.count
+            out.append(0)
             try encodeMessage(v, m, path, depth + 1, &out)
-            let length = out.count - start
-            var prefix: [UInt8] = []
-            ProtoWire.appendVarint(UInt64(length), to: &prefix)
-            out.insert(contentsOf: prefix, at: start)
+            let length = out.count - lengthAt - 1
+            if length < 0x80 {
+                out[lengthAt] = UInt8(length)
+            } else {
+                var prefix: [UInt8] = []
+                ProtoWire.appendVarint(UInt64(length), to: &prefix)
+                out.replaceSubrange(lengthAt..<lengthAt + 1, with: prefix)
+            }
         case .scalar(.string):
             guard case .string(let s) = v else { throw .badValue(field: path, why: "not a string") }
             ProtoWire.appendVarint(UInt64(s.utf8.count), to: &out)
