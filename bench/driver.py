@@ -44,6 +44,7 @@ SERVERS = {
     # ... Shaddock embedded with a handler of its own: a 300-byte profile answer ...
     "shaddock-profile": [os.path.join(BENCH_BIN, "shaddock-profile"), "{port}", "{heartbeat}"],
     "shaddock-profile-deflate": [os.path.join(BENCH_BIN, "shaddock-profile"), "{port}", "{heartbeat}", "deflate"],
+    "shaddock-profile-protobuf": [os.path.join(BENCH_BIN, "shaddock-profile"), "{port}", "{heartbeat}", "protobuf"],
     # ... and the same service on Hummingbird with its permessage-deflate.
     "hb-deflate": [os.path.join(BENCH_BIN, "hb-reference"), "--port", "{port}", "--heartbeat", "{heartbeat}",
                    "--reply", "profile", "--deflate"],
@@ -90,6 +91,11 @@ GROUPS["cluster2"] = GROUPS["cluster"] + [
      "--nats", "nats://127.0.0.1:{nats}", "--threads", "1", "--log-level", "error",
      "--host", "127.0.0.1", "--port", "{port2}", "--heartbeat", "{heartbeat}"],
 ]
+
+# The move request as JSON and as pomelo-protobuf (entityId 4242, x -17,
+# y 905, speed 2.5, note "north gate").
+MOVE_BODIES = ["--body", '{"entityId":4242,"x":-17,"y":905,"speed":2.5,"note":"north gate"}',
+               "--proto-body", "089221102118920e25000020402a0a6e6f7274682067617465"]
 
 # name: (load mode, load options, servers in turn)
 SCENARIOS = [
@@ -145,6 +151,13 @@ SCENARIOS = [
      ["shaddock-profile-deflate", "hb-deflate", "shaddock-profile+plain"]),
     ("broadcast-deflate-5000", "broadcast", ["--connections", "5000", "--depth", "128", "--deflate", "--chat-bytes", "300"],
      ["shaddock-deflate", "shaddock+plain"]),
+    # pomelo-protobuf: a typed handler's move (four numbers and a string in,
+    # five numbers and a string out) with protobuf bodies, beside the same
+    # server and load with JSON bodies, in the same turns.
+    ("protobuf-d1", "pomelo", ["--depth", "1", "--route", "connector.entryHandler.move"] + MOVE_BODIES,
+     ["shaddock-profile-protobuf", "shaddock-profile+plain"]),
+    ("protobuf-d16", "pomelo", ["--depth", "16", "--route", "connector.entryHandler.move"] + MOVE_BODIES,
+     ["shaddock-profile-protobuf", "shaddock-profile+plain"]),
     ("hold-deflate-9000", "hold", ["--connections", "9000", "--setup-concurrency", "512", "--deflate"],
      ["shaddock-deflate", "hb-deflate", "shaddock+plain"]),
 ]
@@ -401,6 +414,10 @@ def targets(rows):
     check("broadcast to 5,000 with deflate vs without: pushes per server CPU second",
           ratio(cpu("broadcast-deflate-5000", "shaddock+plain"), cpu("broadcast-deflate-5000", "shaddock-deflate")),
           0.8, at_most=False)
+    check("protobuf depth 1: CPU/req vs JSON bodies",
+          ratio(cpu("protobuf-d1", "shaddock-profile-protobuf"), cpu("protobuf-d1", "shaddock-profile+plain")), 1.1)
+    check("protobuf depth 16: CPU/req vs JSON bodies",
+          ratio(cpu("protobuf-d16", "shaddock-profile-protobuf"), cpu("protobuf-d16", "shaddock-profile+plain")), 1.1)
     rss = lambda v: get("hold-deflate-9000", v, "rss_per_session")
     extra = rss("shaddock-deflate") - rss("shaddock+plain") if rss("shaddock-deflate") is not None and rss("shaddock+plain") is not None else None
     check("RSS per idle deflate session over one without (bytes)", extra, 64)

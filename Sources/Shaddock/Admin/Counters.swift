@@ -75,6 +75,14 @@ public enum GatewayCounter: Int, CaseIterable, Sendable {
     /// because the loop held `maxTakeoverSessions` already.
     case takeoverGranted
     case takeoverRefused
+    /// pomelo-protobuf (docs/protobuf.md): request bodies decoded, answers
+    /// encoded; bodies that did not decode (answered 500); answers that did
+    /// not fit their schema (answered 500) and pushes that did not (not
+    /// sent to protobuf clients).
+    case protobufBodiesIn
+    case protobufBodiesOut
+    case badProtobufBodies
+    case protobufEncodeFailures
     /// Requests (answered 429) and notifies (dropped) over the request rate.
     case rateLimited
     /// Connections kicked for going on past the request rate.

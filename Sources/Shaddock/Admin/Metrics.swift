@@ -140,6 +140,7 @@ enum MetricFamily: Int, CaseIterable {
     case tlsHandshakes, tlsVersions, tlsRecordLayer, tlsFailures
     case proxyHeaders, proxyFailures
     case compressedMessages, compressionBytes, compressionTakeover
+    case protobufBodies
     case loopLag, draining
     case natsConnected, natsConnects, natsDisconnects, natsMessages, natsBytes, natsErrors
     case processCPU, processResident, processVirtual, processOpenFDs, processMaxFDs, processStartTime
@@ -186,6 +187,7 @@ enum MetricFamily: Int, CaseIterable {
         case .compressedMessages: return "shaddock_compressed_messages_total"
         case .compressionBytes: return "shaddock_compression_bytes_total"
         case .compressionTakeover: return "shaddock_compression_takeover_total"
+        case .protobufBodies: return "shaddock_protobuf_bodies_total"
         case .proxyHeaders: return "shaddock_proxy_headers_total"
         case .proxyFailures: return "shaddock_proxy_failures_total"
         case .tlsFailures: return "shaddock_tls_failures_total"
@@ -267,6 +269,8 @@ enum MetricFamily: Int, CaseIterable {
             return "Compressed messages: in, client messages inflated (permessage-deflate); out, messages sent compressed, by method (deflate: permessage-deflate, gzip_flag: Pomelo's message flag)."
         case .compressionBytes:
             return "Bytes of the compressed messages: stage raw (before compression, or after inflating) and compressed (on the wire), by direction."
+        case .protobufBodies:
+            return "pomelo-protobuf bodies: in, requests decoded with the route's client schema; out, answers and pushes encoded with the server schema."
         case .compressionTakeover:
             return "Connections granted client context takeover (an inflate stream of their own), and refused it at maxTakeoverSessions."
         case .proxyHeaders: return "Client addresses that trusted balancers gave; version: 1 or 2 (a PROXY header with the client's address), local (a PROXY header without one: a health check), http (a WebSocket upgrade's Forwarded or X-Forwarded-For)."
@@ -383,6 +387,10 @@ extension GatewayCounter {
         case .badDeflateMessages: return Self.error("bad_deflate_message")
         case .takeoverGranted: return (.compressionTakeover, #"outcome="granted""#)
         case .takeoverRefused: return (.compressionTakeover, #"outcome="refused""#)
+        case .protobufBodiesIn: return (.protobufBodies, #"direction="in""#)
+        case .protobufBodiesOut: return (.protobufBodies, #"direction="out""#)
+        case .badProtobufBodies: return Self.error("bad_protobuf_body")
+        case .protobufEncodeFailures: return Self.error("protobuf_encode_failure")
         case .rateLimited: return Self.error("rate_limited")
         case .rateLimitKicks: return Self.error("rate_limit_kick")
         case .drainAbandoned: return Self.error("drain_abandoned")

@@ -22,6 +22,9 @@ public final class Application: @unchecked Sendable {
     public var checkClient: (@Sendable (_ type: String?, _ version: String?) -> Bool)?
     /// Adds `user` to the handshake reply; throw to answer 500 and close.
     public var handshakeHook: (@Sendable (ClientHandshake) throws -> JSONValue?)?
+    /// pomelo-protobuf bodies with these schemas (docs/protobuf.md); set
+    /// here, they win over the configuration's `connector.protobuf` files.
+    public var protobuf: ProtobufSchemas?
     /// Where a request goes whose route has no handler in this process: the
     /// one seam for forwarding to backend servers. Without it such a request
     /// is answered `{"code":500}`.
@@ -92,10 +95,9 @@ public final class Application: @unchecked Sendable {
     /// doForward to a server of the route's type.
     func clusterForwardEntry(_ cluster: Cluster) -> RouteEntry {
         let forward: AsyncHandler = { request, session in
-            switch await cluster.forwardAsync(request, session) {
-            case .body(let bytes): return .encoded(EncodedJSON(trusted: bytes))
-            case .error(let code): throw ForwardError(code: code)
-            }
+            let answer = await cluster.forwardAsync(request, session)
+            if case .error(let code) = answer { throw ForwardError(code: code) }
+            return answer.response!
         }
         return RouteEntry(handler: .async(forward), before: before.filter { $0.serverType == nil }.map(\.filter),
                           after: after.filter { $0.serverType == nil }.map(\.filter), forwards: true)

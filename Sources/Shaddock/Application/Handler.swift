@@ -15,16 +15,27 @@ public struct Request: @unchecked Sendable {
     /// Unowned: a request lives only during its handler call, and the
     /// dictionary lives as long as the server.
     unowned(unsafe) let dictionary: RouteDictionary
+    /// The body as JSON text: as it came, or a protobuf body read into JSON.
     let body: UnsafeRawBufferPointer
+    /// The pomelo-protobuf schemas the client handshook with (on a backend,
+    /// this server's); nil: the client speaks JSON only. The body came as
+    /// protobuf when its route has a client schema (`protoMessage`).
+    let protobuf: ProtobufCodec?
+    /// The protobuf body as it came (empty for JSON), for typed handlers
+    /// and forwarding.
+    let wire: UnsafeRawBufferPointer
     /// Set when the request owns its body (async paths, queued requests).
     let owner: OwnedBytes?
 
-    init(kind: Kind, id: UInt32, routeCode: UInt16, dictionary: RouteDictionary, body: UnsafeRawBufferPointer) {
+    init(kind: Kind, id: UInt32, routeCode: UInt16, dictionary: RouteDictionary, body: UnsafeRawBufferPointer,
+         protobuf: ProtobufCodec? = nil, wire: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
         self.kind = kind
         self.id = id
         self.routeCode = routeCode
         self.dictionary = dictionary
         self.body = body
+        self.protobuf = protobuf
+        self.wire = wire
         owner = nil
     }
 
@@ -34,13 +45,18 @@ public struct Request: @unchecked Sendable {
         routeCode = r.routeCode
         dictionary = r.dictionary
         body = UnsafeRawBufferPointer(rebasing: owner.bytes[..<r.body.count])
+        protobuf = r.protobuf
+        wire = UnsafeRawBufferPointer(rebasing: owner.bytes[r.body.count..<r.body.count + r.wire.count])
         self.owner = owner
     }
 
     /// A request that owns its body, to outlive the receive buffer.
     func owned() -> Request {
-        owner == nil ? Request(self, owner: OwnedBytes(copying: body)) : self
+        owner == nil ? Request(self, owner: OwnedBytes(copying: body, wire)) : self
     }
+
+    /// The client schema's message the body came encoded as (nil: JSON).
+    var protoMessage: ProtoMessage? { protobuf?.request(routeCode) }
 
     /// The server type of the route (its first part).
     public var serverType: Substring { route.prefix { $0 != "." } }
@@ -58,8 +74,8 @@ public struct Request: @unchecked Sendable {
     /// a push as it came with `JSONObjectWriter.add`).
     public subscript(key: String) -> JSONSlice? { JSONSlice(trimming: body)[key] }
 
-    /// The body's raw bytes, valid JSON (or `{}`), for handlers that decode
-    /// it themselves.
+    /// The body's raw bytes, valid JSON (or `{}`; a protobuf body read into
+    /// JSON), for handlers that decode it themselves.
     public func withBodyBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(self.body)
     }
@@ -83,10 +99,14 @@ public struct EncodedJSON: Sendable {
     }
 }
 
-/// What a handler answers.
+/// What a handler answers. On a connection that uses pomelo-protobuf, a
+/// route with a server schema gets `.json` and `.encoded` encoded with it.
 public enum Response: Sendable {
     case json(JSONValue)
     case encoded(EncodedJSON)
+    /// A body already encoded with the route's server schema (what a typed
+    /// handler answers a request that came as protobuf).
+    case protobuf([UInt8])
 }
 
 /// An error that carries its Pomelo code: the client gets `{"code":N}`
@@ -115,6 +135,13 @@ final class OwnedBytes: @unchecked Sendable {
     init(copying source: UnsafeRawBufferPointer) {
         bytes = .allocate(byteCount: max(source.count, 1), alignment: 1)
         if source.count > 0 { bytes.copyMemory(from: source) }
+    }
+
+    /// `a` then `b`, in one block.
+    init(copying a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) {
+        bytes = .allocate(byteCount: max(a.count + b.count, 1), alignment: 1)
+        if a.count > 0 { UnsafeMutableRawBufferPointer(rebasing: bytes[..<a.count]).copyMemory(from: a) }
+        if b.count > 0 { UnsafeMutableRawBufferPointer(rebasing: bytes[a.count...]).copyMemory(from: b) }
     }
 
     deinit { bytes.deallocate() }

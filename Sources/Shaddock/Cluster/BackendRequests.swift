@@ -38,10 +38,44 @@ extension ClusterEndpoint {
             loop.counters.add(.backendBusy)
             return answerForward(reply, .error(code: PomeloCode.busy), deadline: .max)
         }
-        let deadline = loop.now + UInt64(budget)
         let session = Session(remote: export, loop: loop)
-        let request = Request(kind: kind, id: id, routeCode: routeCode, dictionary: core.dictionary,
-                              body: body.isEmpty ? GatewayCore.emptyObject : body)
+        // A client that uses protobuf: its body, if it came so, is decoded
+        // here with this server's schemas (the same as its frontend's: both
+        // announce their version).
+        let codec = flags & 2 != 0 ? loop.protobuf : nil
+        if flags & 2 != 0 && codec == nil {
+            loop.counters.add(.badProtobufBodies)
+            loop.logger.warning("\(core.dictionary.routes[Int(routeCode)]): a protobuf client's request, and protobuf is off here")
+            return answerForward(reply, .error(code: PomeloCode.fail), deadline: .max)
+        }
+        if flags & 4 != 0, let codec {
+            guard let schema = codec.request(routeCode) else {
+                loop.counters.add(.badProtobufBodies)
+                loop.logger.warning("\(core.dictionary.routes[Int(routeCode)]): a protobuf body, and no client schema here")
+                return answerForward(reply, .error(code: PomeloCode.fail), deadline: .max)
+            }
+            loop.requestJSON.removeAll(keepingCapacity: true)
+            do {
+                try ProtoToJSON.transcode(body, as: schema, into: &loop.requestJSON)
+            } catch {
+                loop.counters.add(.badProtobufBodies)
+                loop.logger.info("\(core.dictionary.routes[Int(routeCode)]): a body that is not a \(schema.name) message: \(error)")
+                return answerForward(reply, .error(code: PomeloCode.fail), deadline: .max)
+            }
+            loop.counters.add(.protobufBodiesIn)
+            return loop.requestJSON.withUnsafeBytes { json in
+                serve(Request(kind: kind, id: id, routeCode: routeCode, dictionary: core.dictionary, body: json,
+                              protobuf: codec, wire: body), entry, session, export, reply, budget)
+            }
+        }
+        serve(Request(kind: kind, id: id, routeCode: routeCode, dictionary: core.dictionary,
+                      body: body.isEmpty ? GatewayCore.emptyObject : body, protobuf: codec),
+              entry, session, export, reply, budget)
+    }
+
+    private func serve(_ request: Request, _ entry: RouteEntry, _ session: Session, _ export: SessionExport,
+                       _ reply: [UInt8]?, _ budget: UInt32) {
+        let deadline = loop.now + UInt64(budget)
         let client = RemoteSessionKey(frontendID: export.frontendID, sessionID: export.sessionID)
         if !entry.isAsync {
             serving = client
@@ -50,7 +84,7 @@ extension ClusterEndpoint {
             if reply != nil { riders.begin(for: client) }
             let outcome = loop.runInline(request, entry, session)
             serving = nil
-            answerForward(reply, outcome, deadline: deadline)
+            answerForward(reply, outcome, deadline: deadline, schema: request.protobuf?.response(request.routeCode))
             sendRiders()
             return
         }
@@ -58,20 +92,42 @@ extension ClusterEndpoint {
         // The task runs on this loop (its executor preference), where all of
         // this lives.
         let work = LoopBound((owned: request.owned(), entry: entry, session: session))
+        let schema = request.protobuf?.response(request.routeCode)
         Task(executorPreference: loop) {
             let outcome = await Self.$servingTask.withValue(client) {
                 await self.loop.runAwaiting(work.value.owned, work.value.entry, work.value.session)
             }
             self.running -= 1
-            self.answerForward(reply, outcome, deadline: deadline)
+            self.answerForward(reply, outcome, deadline: deadline, schema: schema)
             self.loop.noteIfDrained()
         }
     }
 
     /// Sends a forwarded request's outcome, unless it is a notify or too late.
-    private func answerForward(_ reply: [UInt8]?, _ outcome: Outcome, deadline: UInt64) {
+    /// With `schema` (the client uses protobuf and the route has a server
+    /// schema), a response goes encoded with it (status 2); one that does
+    /// not fit is counted and answered 500.
+    private func answerForward(_ reply: [UInt8]?, _ outcome: Outcome, deadline: UInt64, schema: ProtoMessage? = nil) {
         if case .none = outcome { return }
         answer(reply, .response, deadline: deadline) { writer in
+            if let schema, case .response(let response) = outcome {
+                let start = writer.bytes.count
+                writer.u8(2); writer.u16(200)
+                do {
+                    switch response {
+                    case .protobuf(let bytes): writer.bytes.append(contentsOf: bytes)
+                    case .json(let value): try ProtoEncoder.encode(value, as: schema, into: &writer.bytes)
+                    case .encoded(let e): try ProtoEncoder.encode(try JSON.parse(e.bytes), as: schema, into: &writer.bytes)
+                    }
+                    loop.counters.add(.protobufBodiesOut)
+                } catch {
+                    loop.counters.add(.protobufEncodeFailures)
+                    loop.logger.error("the answer does not fit \(schema.name): \(error)")
+                    writer.bytes.removeSubrange(start...)
+                    writer.u8(1); writer.u16(UInt16(PomeloCode.fail))
+                }
+                return
+            }
             switch outcome {
             case .response(.encoded(let e)):
                 writer.u8(0); writer.u16(200)
@@ -79,6 +135,10 @@ extension ClusterEndpoint {
             case .response(.json(let value)):
                 writer.u8(0); writer.u16(200)
                 value.write(into: &writer.bytes)
+            case .response(.protobuf):
+                // Made only for a client that uses protobuf on this route.
+                loop.counters.add(.protobufEncodeFailures)
+                writer.u8(1); writer.u16(UInt16(PomeloCode.fail))
             case .error(let code):
                 writer.u8(1); writer.u16(UInt16(clamping: code))
             case .none:

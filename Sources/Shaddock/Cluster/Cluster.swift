@@ -19,6 +19,9 @@ public typealias RouteFunction = @Sendable (_ session: Session?, _ request: Requ
 final class Cluster: @unchecked Sendable {
     let me: ClusterServer
     let options: ClusterOptions
+    /// The route dictionary's version, and the protos' when protobuf is on:
+    /// servers whose versions differ refuse each other (a forwarded body is
+    /// decoded by the server that handles it, with its own schemas).
     let dictionaryVersion: String
     let routeFunctions: [String: RouteFunction]
     let remotes: [String: RemoteMethod]
@@ -38,7 +41,7 @@ final class Cluster: @unchecked Sendable {
     let draining = Atomic<Bool>(false)
 
     init(config: GatewayConfiguration, options: ClusterOptions, application: Application,
-         dictionary: RouteDictionary, logger: Logger) {
+         dictionary: RouteDictionary, protoVersion: String?, logger: Logger) {
         self.options = options
         self.logger = logger
         let entry = config.cluster.first { $0.id == config.serverID }
@@ -51,7 +54,7 @@ final class Cluster: @unchecked Sendable {
                            started: UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000,
                            nonce: UInt64.random(in: 1...UInt64.max), loops: config.threads,
                            intervalMilliseconds: options.announceIntervalMilliseconds, draining: false)
-        dictionaryVersion = Self.version(of: dictionary)
+        dictionaryVersion = Self.version(of: dictionary) + (protoVersion.map { " protos " + $0 } ?? "")
         routeFunctions = application.routeFunctions
         remotes = application.remotes
         announceSubject = options.name + ".announce"

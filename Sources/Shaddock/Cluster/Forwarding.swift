@@ -38,9 +38,17 @@ final class PendingForward {
         case .connection(let connection, let request, let entry):
             let outcome = answer.outcome(for: request)
             if request.kind == .request, !connection.isClosing {
+                // The backend's JSON is encoded here when this client uses
+                // protobuf on the route; its protobuf goes as it came.
                 switch answer {
-                case .body(let bytes): bytes.withUnsafeBytes { connection.writeResponse(id: request.id, body: $0) }
-                case .error(let code): connection.writeErrorResponse(id: request.id, code: code)
+                case .body(let bytes):
+                    if connection.responseSchema(request.routeCode) != nil {
+                        connection.writeResponse(id: request.id, .encoded(EncodedJSON(trusted: bytes)), route: request.routeCode)
+                    } else {
+                        bytes.withUnsafeBytes { connection.writeResponse(id: request.id, body: $0) }
+                    }
+                case .protobufBody(let bytes): connection.writeResponse(id: request.id, .protobuf(bytes), route: request.routeCode)
+                case .error(let code): connection.writeErrorResponse(id: request.id, code: code, route: request.routeCode)
                 }
             }
             for case .sync(let filter) in entry.after { filter(request, connection.session, outcome) }
@@ -54,16 +62,24 @@ final class PendingForward {
     }
 }
 
-/// What a backend answered: the response body as it sent it, or a code.
+/// What a backend answered: the response body as it sent it (JSON, or
+/// protobuf encoded with the route's server schema), or a code.
 enum ForwardAnswer: Sendable {
     case body([UInt8])
+    case protobufBody([UInt8])
     case error(code: Int)
 
     func outcome(for request: Request) -> Outcome {
         guard request.kind == .request else { return .none }
+        if case .error(let code) = self { return .error(code: code) }
+        return response.map(Outcome.response) ?? .none
+    }
+
+    var response: Response? {
         switch self {
-        case .body(let bytes): return .response(.encoded(EncodedJSON(trusted: bytes)))
-        case .error(let code): return .error(code: code)
+        case .body(let bytes): return .encoded(EncodedJSON(trusted: bytes))
+        case .protobufBody(let bytes): return .protobuf(bytes)
+        case .error: return nil
         }
     }
 }
@@ -88,12 +104,15 @@ extension ClusterEndpoint {
         session.noteBackend(server.id)
         writer = ClusterWriter(reusing: writer.bytes)
         writer.u8(ClusterKind.request.rawValue)
-        writer.u8(request.kind == .notify ? 1 : 0)
+        // Flags: 1 a notify, 2 the client uses protobuf, 4 the body is
+        // protobuf as the client sent it (the backend decodes it).
+        let protobufBody = request.protoMessage != nil
+        writer.u8((request.kind == .notify ? 1 : 0) | (request.protobuf != nil ? 2 : 0) | (protobufBody ? 4 : 0))
         writer.u32(request.id)
         writer.u16(request.routeCode)
         writer.u32(UInt32(clamping: timeout))
         session.writeExport(into: &writer)
-        request.withBodyBytes { writer.rest($0) }
+        writer.rest(protobufBody ? request.wire : request.body)
         // One backend loop per session: its messages start in arrival order.
         let subject = subject(server.id, loop: Int((session.id >> 8) % UInt64(server.loops)))
         if request.kind == .notify {
@@ -127,9 +146,10 @@ extension ClusterEndpoint {
             if !link.isMoving { loop.counters.add(.forwardLateAnswers) }
             return
         }
-        if status == 0 {
+        if status == 0 || status == 2 {
             loop.counters.add(.forwardAnswered)
-            pending.finish(.body(Array(reader.rest())), endpoint: self)
+            let body = Array(reader.rest())
+            pending.finish(status == 0 ? .body(body) : .protobufBody(body), endpoint: self)
         } else {
             loop.counters.add(code == PomeloCode.busy ? .forwardBusy : .forwardAnswered)
             pending.finish(.error(code: Int(code)), endpoint: self)

@@ -72,7 +72,7 @@ struct ServerTable {
     mutating func apply(_ a: Announcement, now: UInt64, log: (String) -> Void) -> Change {
         if a.dictionaryVersion != dictionaryVersion {
             if refused.insert("\(a.server.id)/\(a.server.started)").inserted {
-                log("refusing server \(a.server.id): its route dictionary (\(a.dictionaryVersion)) is not ours (\(dictionaryVersion))")
+                log("refusing server \(a.server.id): its route dictionary or protos (\(a.dictionaryVersion)) are not ours (\(dictionaryVersion))")
             }
             return .none
         }

@@ -98,6 +98,8 @@ public struct GatewayConfiguration: Sendable {
     public var subprotocols: SubprotocolPolicy = .firstOffered
     /// permessage-deflate and Pomelo's gzip flag toward clients.
     public var compression = CompressionOptions()
+    /// pomelo-protobuf bodies (Pomelo's protos files); nil: JSON only.
+    public var protobuf: ProtobufOptions?
     /// What a second login of a bound user does.
     public var multiLogin: MultiLoginPolicy = .kickOld
     /// What happens to a connection that passes `maxPendingBytes`.

@@ -128,6 +128,7 @@ extension GatewayConfiguration {
             case "tls": tls = try TLSOptions.from(value, path: path, directory: directory)
             case "proxyProtocol": proxyProtocol = try ProxyProtocolOptions.from(value, path: path)
             case "compression": compression = try CompressionOptions.from(value, path: path)
+            case "protobuf": protobuf = try ProtobufOptions.from(value, path: path, directory: directory)
             default: throw .unknownKey(path)
             }
         }

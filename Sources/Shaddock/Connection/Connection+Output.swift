@@ -66,7 +66,10 @@ extension Connection {
         counters.add(.responses)
     }
 
-    func writeResponse(id: UInt32, _ response: Response) {
+    /// A handler's answer to a request on `route`: JSON, or protobuf when
+    /// the client uses it and the route has a server schema.
+    func writeResponse(id: UInt32, _ response: Response, route: UInt16) {
+        if let schema = responseSchema(route) { return writeProtobufResponse(id: id, response, as: schema, route: route) }
         switch response {
         case .encoded(let e):
             e.bytes.withUnsafeBytes { writeResponse(id: id, body: $0) }
@@ -74,13 +77,25 @@ extension Connection {
             loop.scratch.removeAll(keepingCapacity: true)
             value.write(into: &loop.scratch)
             loop.scratch.withUnsafeBytes { writeResponse(id: id, body: $0) }
+        case .protobuf:
+            // Only a request whose route has a server schema for this
+            // client is answered so (Request.response(encoding:)).
+            counters.add(.protobufEncodeFailures)
+            logger.error("\(loop.core.dictionary.routes[Int(route)]): a protobuf answer for a client without its schema")
+            writeErrorResponse(id: id, code: PomeloCode.fail)
         }
     }
 
     /// `{"code":<code>}`, written in the loop's scratch buffer: refusals
-    /// under a flood allocate nothing either.
-    func writeErrorResponse(id: UInt32, code: Int) {
+    /// under a flood allocate nothing either. On a route with a server
+    /// schema for this client, the schema's `code` field (or an empty body,
+    /// as Pomelo sends for a body that does not fit).
+    func writeErrorResponse(id: UInt32, code: Int, route: UInt16? = nil) {
         loop.scratch.removeAll(keepingCapacity: true)
+        if let schema = responseSchema(route) {
+            _ = ProtoEncoder.encodeCode(code, as: schema, into: &loop.scratch)
+            return loop.scratch.withUnsafeBytes { writeResponse(id: id, body: $0) }
+        }
         loop.scratch.append(contentsOf: "{\"code\":".utf8)
         if code < 0 { loop.scratch.append(UInt8(ascii: "-")) }
         let digits = loop.scratch.count

@@ -64,7 +64,9 @@ extension Connection {
             }
         }
         counters.add(.handshakes)
-        writeEncodedPackage(core.responder.package(for: handshake, user: user))
+        // The schemas in force now are this client's for its whole life.
+        protobuf = loop.protobuf
+        writeEncodedPackage((protobuf?.responder ?? core.responder).package(for: handshake, user: user))
         phase = .awaitingAck
     }
 
@@ -93,23 +95,7 @@ extension Connection {
             logger.info("dropped a \(message.type) message from a client")
             return
         }
-        if let rate = limits.rate, !takeToken(rate, for: kind, id: message.id) { return }
-        let core = loop.core
-        let dictionary = core.dictionary
-        var body = UnsafeRawBufferPointer(rebasing: bytes[message.body])
-        if message.gzipped {
-            // Pomelo's gzip flag: a zlib or gzip body, inflated within
-            // maxMessageBytes into the loop's buffer.
-            switch loop.bodyInflater?.inflate(body, limit: limits.maxMessageBytes) {
-            case .bytes(let inflated):
-                body = inflated
-            case .tooLarge, .corrupt, nil:
-                counters.add(.badGzipBodies)
-                logger.info("a gzip-flagged body that does not inflate within \(limits.maxMessageBytes) bytes")
-                if kind == .request { writeErrorResponse(id: message.id, code: 500) }
-                return
-            }
-        }
+        let dictionary = loop.core.dictionary
         let code: UInt16?
         if let c = message.routeCode {
             code = c > 0 && Int(c) <= dictionary.count ? c : nil
@@ -122,11 +108,29 @@ extension Connection {
             if kind == .request { writeErrorResponse(id: message.id, code: PomeloCode.fail) }
             return
         }
+        if let rate = limits.rate, !takeToken(rate, for: kind, id: message.id, route: code) { return }
+        var body = UnsafeRawBufferPointer(rebasing: bytes[message.body])
+        if message.gzipped {
+            // Pomelo's gzip flag: a zlib or gzip body, inflated within
+            // maxMessageBytes into the loop's buffer.
+            switch loop.bodyInflater?.inflate(body, limit: limits.maxMessageBytes) {
+            case .bytes(let inflated):
+                body = inflated
+            case .tooLarge, .corrupt, nil:
+                counters.add(.badGzipBodies)
+                logger.info("a gzip-flagged body that does not inflate within \(limits.maxMessageBytes) bytes")
+                if kind == .request { writeErrorResponse(id: message.id, code: PomeloCode.fail, route: code) }
+                return
+            }
+        }
+        if let codec = protobuf, let schema = codec.request(code) {
+            return dispatchProtobuf(kind, id: message.id, route: code, body, schema, codec)
+        }
         if !JSON.isValid(body) {
             counters.add(.invalidJSONBodies)
             body = GatewayCore.emptyObject
         }
-        dispatch(Request(kind: kind, id: message.id, routeCode: code, dictionary: dictionary, body: body))
+        dispatch(Request(kind: kind, id: message.id, routeCode: code, dictionary: dictionary, body: body, protobuf: protobuf))
     }
 
     private func describeRoute(_ m: MessageView, _ bytes: UnsafeRawBufferPointer) -> String {

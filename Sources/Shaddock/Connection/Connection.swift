@@ -46,6 +46,10 @@ final class Connection {
     var deflateWindow: UInt8 = 0
     /// Client context takeover: this connection's own inflate stream.
     var takeoverInflater: MessageInflater?
+    /// The pomelo-protobuf schemas this client handshook with, kept for the
+    /// connection's life (a reload gives only new handshakes new ones);
+    /// nil: JSON bodies only.
+    var protobuf: ProtobufCodec?
     private(set) var isClosing = false
     /// The C connection is freed: `raw` must not be used any more.
     private(set) var isGone = false

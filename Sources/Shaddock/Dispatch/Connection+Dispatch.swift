@@ -12,13 +12,13 @@ extension Connection {
         guard let entry = core.entry(for: request.routeCode) else {
             counters.add(.unknownRoutes)
             logger.warning("no handler for route \(request.route)")
-            if request.kind == .request { writeErrorResponse(id: request.id, code: PomeloCode.fail) }
+            if request.kind == .request { writeErrorResponse(id: request.id, code: PomeloCode.fail, route: request.routeCode) }
             return
         }
         if let maxLag = core.builtins.maxLag, loop.lagMilliseconds > maxLag {
             counters.add(.tooBusyRefusals)
             logger.warning("refused \(request.route): the loop lags \(loop.lagMilliseconds) ms (toobusy)")
-            if request.kind == .request { writeErrorResponse(id: request.id, code: PomeloCode.busy) }
+            if request.kind == .request { writeErrorResponse(id: request.id, code: PomeloCode.busy, route: request.routeCode) }
             return
         }
         if core.builtins.serialTimeout != nil {
@@ -26,7 +26,7 @@ extension Connection {
                 guard !session.serial.isFull else {
                     counters.add(.serialQueueFull)
                     logger.warning("refused \(request.route): \(SerialQueue.capacity) requests already wait (serial)")
-                    if request.kind == .request { writeErrorResponse(id: request.id, code: PomeloCode.busy) }
+                    if request.kind == .request { writeErrorResponse(id: request.id, code: PomeloCode.busy, route: request.routeCode) }
                     return
                 }
                 session.serial.push(request.owned())
@@ -70,7 +70,7 @@ extension Connection {
         // receive buffer holds other bytes: they get a copy of the body.
         let kept = entry.after.isEmpty
             ? Request(kind: request.kind, id: request.id, routeCode: request.routeCode,
-                      dictionary: request.dictionary, body: GatewayCore.emptyObject)
+                      dictionary: request.dictionary, body: GatewayCore.emptyObject, protobuf: request.protobuf)
             : request.owned()
         endpoint.forward(request, session: session, target: .connection(self, kept, entry))
     }
@@ -79,8 +79,8 @@ extension Connection {
     func answer(_ request: Request, _ outcome: Outcome) {
         guard request.kind == .request, !isClosing else { return }
         switch outcome {
-        case .response(let r): writeResponse(id: request.id, r)
-        case .error(let code): writeErrorResponse(id: request.id, code: code)
+        case .response(let r): writeResponse(id: request.id, r, route: request.routeCode)
+        case .error(let code): writeErrorResponse(id: request.id, code: code, route: request.routeCode)
         case .none: break
         }
     }

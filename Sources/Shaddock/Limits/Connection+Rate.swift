@@ -8,7 +8,7 @@ extension Connection {
     /// answered 429 and a notify dropped, and false is returned; a
     /// connection refused more than `kickAfter` times within a second is
     /// kicked.
-    func takeToken(_ rate: RequestRateLimit, for kind: Request.Kind, id: UInt32) -> Bool {
+    func takeToken(_ rate: RequestRateLimit, for kind: Request.Kind, id: UInt32, route: UInt16) -> Bool {
         let now = loop.now
         let capacity = Int64(rate.burst) * 1000
         if rateStamp == 0 {
@@ -29,7 +29,7 @@ extension Connection {
             rateRefusals = 0
         }
         rateRefusals += 1
-        if kind == .request { writeErrorResponse(id: id, code: PomeloCode.rateLimited) }
+        if kind == .request { writeErrorResponse(id: id, code: PomeloCode.rateLimited, route: route) }
         if rateRefusals > rate.kickAfter {
             counters.add(.rateLimitKicks)
             logger.warning("kicking: more than \(rate.kickAfter) messages a second over the request rate (\(rate.perSecond)/s)")

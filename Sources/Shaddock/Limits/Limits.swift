@@ -68,6 +68,10 @@ extension GatewayConfiguration {
         // The balancers in front may change (new connections read headers
         // from the new list).
         next.proxyProtocol = file.proxyProtocol
+        // The protos files are read again (see Server.reload); new
+        // handshakes get them. A cluster's servers announce their version,
+        // so there a change takes a restart.
+        if clusterOptions == nil { next.protobuf = file.protobuf }
         var differ: [String] = []
         func check<T: Equatable>(_ name: String, _ a: T, _ b: T) { if a != b { differ.append(name) } }
         check("host", host, file.host)
@@ -82,6 +86,7 @@ extension GatewayConfiguration {
         check("serverID", serverID, file.serverID)
         check("servers", cluster, file.cluster)
         check("cluster", clusterOptions, file.clusterOptions)
+        if clusterOptions != nil { check("protobuf", protobuf, file.protobuf) }
         check("filters.serial", serialFilterTimeoutMilliseconds, file.serialFilterTimeoutMilliseconds)
         check("filters.time", slowHandlerMilliseconds, file.slowHandlerMilliseconds)
         check("filters.timeout", requestTimeoutMilliseconds, file.requestTimeoutMilliseconds)

@@ -20,6 +20,11 @@ final class EventLoop: @unchecked Sendable {
     private var nextSession: UInt64 = 0
     /// Reused for encoding JSON responses, so a steady flow allocates nothing.
     var scratch: [UInt8] = []
+    /// A protobuf request's body read into JSON, during its dispatch.
+    var requestJSON: [UInt8] = []
+    /// The pomelo-protobuf schemas new handshakes get (nil: off); replaced
+    /// through the mailbox on a reload.
+    var protobuf: ProtobufCodec?
     /// This loop's open connections by session id.
     var connections: [UInt64: Connection] = [:]
     private(set) var scheduler: PushScheduler!
@@ -65,6 +70,7 @@ final class EventLoop: @unchecked Sendable {
         logger[metadataKey: "loop"] = "\(index)"
         self.logger = logger
         blacklist = core.blacklist
+        protobuf = core.protobuf.withLock { $0 }
         limitsStorage = .allocate(capacity: 1)
         limitsStorage.initialize(to: Limits(core.config))
         var callbacks = shd_callbacks_t()

@@ -63,7 +63,7 @@ final class PushScheduler {
 
     unowned(unsafe) let loop: EventLoop
     let buffered: Bool
-    private var arena: [UInt8] = []
+    var arena: [UInt8] = []
     private var shared: [EncodedPush] = []
     /// The last shared push staged, compared by identity (no retain).
     private var lastShared: ObjectIdentifier?
@@ -78,14 +78,23 @@ final class PushScheduler {
     /// when not made yet, -2 when compressing did not make it smaller.
     /// Reset per push, so a push is compressed once per form, whatever its
     /// receivers.
-    private var variants: [(offset: Int, length: Int)] = Array(repeating: (-1, 0), count: 8)
+    /// Entries 8...15 are the same for the protobuf form.
+    var variants: [(offset: Int, length: Int)] = Array(repeating: (-1, 0), count: 16)
     /// The shared push the variants are of (nil: a push in the arena).
-    private var variantsOf: ObjectIdentifier?
+    var variantsOf: ObjectIdentifier?
+    /// The push being staged with its body encoded as pomelo-protobuf, in
+    /// the arena, for the schemas `protobufFormCodec`: offset -1 when not
+    /// made yet, -2 when its route has no server schema, -3 when the body
+    /// does not fit it.
+    var protobufForm: (offset: Int, length: Int) = (-1, 0)
+    var protobufFormCodec: ObjectIdentifier?
+    /// A push body encoded as protobuf, before it joins its package.
+    var protobufScratch: [UInt8] = []
     /// Pomelo's gzip flag on pushes to connections without permessage-deflate.
-    private let messageFlag: Bool
+    let messageFlag: Bool
     /// A gzip-flagged package's headers, while its body is compressed
     /// (4 + 1 + 1 + 255 bytes at most).
-    private let headScratch: UnsafeMutableRawPointer
+    let headScratch: UnsafeMutableRawPointer
 
     init(loop: EventLoop, buffered: Bool) {
         self.loop = loop
@@ -113,13 +122,21 @@ final class PushScheduler {
     /// body's JSON.
     func stage(route: String, for c: Connection, body: (inout [UInt8]) -> Void) {
         guard accepts(c), let (start, length) = encodeIntoArena(route: route, body: body) else { return }
-        if let key = variantKey(c),
+        if c.protobuf == nil, let key = variantKey(c),
            let made = arena.withUnsafeBytes({ produce(UnsafeRawBufferPointer(rebasing: $0[start..<start + length]), key) }) {
             // For this receiver alone: the compressed package replaces the plain one.
             arena.removeSubrange(start...)
             let (at, n) = keep(made)
             link(c, source: -1, offset: at, length: n, compressed: key != Self.gzipKey)
             return
+        }
+        if c.protobuf != nil {
+            forgetVariants()
+            switch form(for: c, .arena(start, length)) {
+            case .plain: break
+            case .unencodable: return
+            case .form(let at, let n, let compressed): return link(c, source: -1, offset: at, length: n, compressed: compressed)
+            }
         }
         link(c, source: -1, offset: start, length: length)
     }
@@ -140,10 +157,11 @@ final class PushScheduler {
                 // The bytes stay in the arena for the others even when this
                 // member is refused; the check for a flush waits until all
                 // are linked.
-                if let key = variantKey(c), let (at, n) = variant(of: start, length, key) {
-                    link(c, source: -1, offset: at, length: n, shared: true, compressed: key != Self.gzipKey)
-                } else {
-                    link(c, source: -1, offset: start, length: length, shared: true)
+                switch form(for: c, .arena(start, length)) {
+                case .plain: link(c, source: -1, offset: start, length: length, shared: true)
+                case .unencodable: break
+                case .form(let at, let n, let compressed):
+                    link(c, source: -1, offset: at, length: n, shared: true, compressed: compressed)
                 }
             }
         }
@@ -171,55 +189,15 @@ final class PushScheduler {
             shared.append(push)
             sharedBytes += push.count
         }
-        if let key = variantKey(c), let (at, n) = variant(of: push, key) {
-            link(c, source: -1, offset: at, length: n, shared: true, compressed: key != Self.gzipKey)
-            return
-        }
-        link(c, source: Int32(shared.count - 1), offset: 0, length: push.count)
-    }
-
-    // MARK: compressed variants
-
-    /// Which compressed form of a push a connection takes: the window bits
-    /// (9...15) of permessage-deflate, `gzipKey` for Pomelo's gzip flag, or
-    /// nil for the plain package.
-    @inline(__always)
-    private func variantKey(_ c: Connection) -> UInt8? {
-        c.deflateWindow != 0 ? c.deflateWindow : messageFlag ? Self.gzipKey : nil
-    }
-
-    /// Window 8 is never agreed (see DeflateNegotiation): free for the gzip flag.
-    static let gzipKey: UInt8 = 8
-
-    private func forgetVariants() {
-        variantsOf = nil
-        for w in variants.indices { variants[w].offset = -1 }
-    }
-
-    /// The push at `start` of the arena in the form `key` names: made at the
-    /// first receiver that needs it and appended to the arena; nil when the
-    /// push is under the threshold or compressing it does not help.
-    private func variant(of start: Int, _ length: Int, _ key: UInt8) -> (Int, Int)? {
-        let k = Int(key) - 8
-        if variants[k].offset == -1 {
-            let made = arena.withUnsafeBytes { produce(UnsafeRawBufferPointer(rebasing: $0[start..<start + length]), key) }
-            if let made { variants[k] = keep(made) } else { variants[k].offset = -2 }
-        }
-        return variants[k].offset >= 0 ? (variants[k].offset, variants[k].length) : nil
-    }
-
-    /// The same for a push encoded once for the server (its variants last
-    /// while it is the push being staged).
-    private func variant(of push: EncodedPush, _ key: UInt8) -> (Int, Int)? {
         if variantsOf != ObjectIdentifier(push) {
             forgetVariants()
             variantsOf = ObjectIdentifier(push)
         }
-        let k = Int(key) - 8
-        if variants[k].offset == -1 {
-            if let made = produce(UnsafeRawBufferPointer(push.bytes), key) { variants[k] = keep(made) } else { variants[k].offset = -2 }
+        switch form(for: c, .shared(push)) {
+        case .plain: link(c, source: Int32(shared.count - 1), offset: 0, length: push.count)
+        case .unencodable: break
+        case .form(let at, let n, let compressed): link(c, source: -1, offset: at, length: n, shared: true, compressed: compressed)
         }
-        return variants[k].offset >= 0 ? (variants[k].offset, variants[k].length) : nil
     }
 
     /// A package compressed for `key`: `head` bytes in `headScratch` (the
@@ -228,7 +206,7 @@ final class PushScheduler {
     /// compression. Nil when the package is under the threshold or
     /// compressing does not make it smaller. `package` may lie in the arena:
     /// nothing here touches the arena.
-    private func produce(_ package: UnsafeRawBufferPointer, _ key: UInt8) -> (head: Int, packed: UnsafeRawBufferPointer)? {
+    func produce(_ package: UnsafeRawBufferPointer, _ key: UInt8) -> (head: Int, packed: UnsafeRawBufferPointer)? {
         let compression = loop.compressionState()
         let counters = loop.counters
         let threshold = compression.options.threshold
@@ -265,7 +243,7 @@ final class PushScheduler {
     /// permessage-deflate message (no head) is followed by its sync flush's
     /// 00 00 ff ff, outside its length: `write` takes it in when another
     /// compressed push follows in the same message.
-    private func keep(_ made: (head: Int, packed: UnsafeRawBufferPointer)) -> (offset: Int, length: Int) {
+    func keep(_ made: (head: Int, packed: UnsafeRawBufferPointer)) -> (offset: Int, length: Int) {
         let at = arena.count
         if made.head > 0 { arena.append(contentsOf: UnsafeRawBufferPointer(start: headScratch, count: made.head)) }
         arena.append(contentsOf: made.packed)

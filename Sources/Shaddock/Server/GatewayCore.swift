@@ -45,6 +45,11 @@ final class GatewayCore: Sendable {
     let liveServerSnapshot = Locked<[ClusterServer]>([])
     /// For `rpc` and route functions, which the application owns.
     let application: Application
+    /// The pomelo-protobuf schemas in force (nil: off): set in code on the
+    /// application, or read from the configuration's files (again at each
+    /// reload). Loops keep their own copy; connections the one they
+    /// handshook with.
+    let protobuf: Locked<ProtobufCodec?>
 
     init(mode: Mode, application: Application, config: GatewayConfiguration, logger: Logger) throws {
         self.mode = mode
@@ -76,9 +81,11 @@ final class GatewayCore: Sendable {
         // What the application turns on in code wins over the file.
         for f in application.builtins { builtins.apply(f) }
         self.builtins = builtins
+        let codec = try Self.protobufCodec(config.protobuf, application: application, dictionary: dictionary, config: config)
+        protobuf = Locked(codec)
         if let options = config.clusterOptions {
             let cluster = Cluster(config: config, options: options, application: application,
-                                  dictionary: dictionary, logger: logger)
+                                  dictionary: dictionary, protoVersion: codec?.schemas.version, logger: logger)
             self.cluster = cluster
             forwardEntry = application.clusterForwardEntry(cluster)
         } else {
@@ -95,6 +102,16 @@ final class GatewayCore: Sendable {
                                        dictionary: config.useDictionary ? dictionary : nil)
         checkClient = application.checkClient
         handshakeHook = application.handshakeHook
+    }
+
+    /// The codec for the schemas set on the application, or else read from
+    /// `options` (nil: protobuf off).
+    static func protobufCodec(_ options: ProtobufOptions?, application: Application, dictionary: RouteDictionary,
+                              config: GatewayConfiguration) throws(ConfigurationError) -> ProtobufCodec? {
+        var schemas = application.protobuf
+        if schemas == nil, let options { schemas = try ProtobufSchemas.load(options) }
+        return schemas.map { ProtobufCodec($0, dictionary: dictionary, heartbeatSeconds: config.heartbeatSeconds,
+                                           useDictionary: config.useDictionary) }
     }
 
     /// Encodes a push once, for any number of receivers; nil (logged) if it

@@ -224,6 +224,12 @@ public final class Server: @unchecked Sendable {
     public func reload(_ file: GatewayConfiguration) throws(ConfigurationError) -> [String] {
         try file.validate()
         let blacklist = try HostBlacklist(file.blacklist)
+        // The protos files are read again, as Pomelo's watcher does.
+        let configured = live.withLock { $0 }
+        let protobuf = configured.clusterOptions == nil
+            ? try GatewayCore.protobufCodec(file.protobuf, application: core.application, dictionary: core.dictionary,
+                                            config: configured)
+            : core.protobuf.withLock { $0 }
         // The certificates are read again (a renewed one keeps its name):
         // new connections get them, open ones keep theirs.
         let tlsNow = try ServerTLS.make(file.tls, keeping: tls.withLock { $0 })
@@ -234,6 +240,7 @@ public final class Server: @unchecked Sendable {
             current = next
             return (next, needRestart)
         }
+        core.protobuf.withLock { $0 = protobuf }
         core.connectionLimit.max = next.maxConnections
         core.addressLimit.max = next.maxConnectionsPerAddress
         let limits = Limits(next)
@@ -246,6 +253,7 @@ public final class Server: @unchecked Sendable {
                 $0.apply(limits, blacklist: blacklist)
                 $0.use(tlsNow, file.tls)
                 $0.use(file.proxyProtocol)
+                $0.protobuf = protobuf
                 applied.leave()
             }
         }

@@ -65,34 +65,37 @@ private let hexDigits: StaticString = "0123456789abcdef"
 /// non-ASCII, U+2028/9 included, go out verbatim. Lone surrogates, which
 /// JavaScript would escape, cannot occur in a Swift String.
 func writeJSONString(_ string: String, into out: inout [UInt8]) {
-    out.append(UInt8(ascii: "\""))
     var string = string
-    string.withUTF8 { bytes in
-        var run = 0
-        for j in 0..<bytes.count {
-            let b = bytes[j]
-            if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") { continue }
-            if j > run { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<j])) }
-            run = j + 1
-            out.append(UInt8(ascii: "\\"))
-            switch b {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(b)
-            case 0x08: out.append(UInt8(ascii: "b"))
-            case 0x09: out.append(UInt8(ascii: "t"))
-            case 0x0A: out.append(UInt8(ascii: "n"))
-            case 0x0C: out.append(UInt8(ascii: "f"))
-            case 0x0D: out.append(UInt8(ascii: "r"))
-            default:
-                let hex = hexDigits.utf8Start
-                out.append(UInt8(ascii: "u"))
-                out.append(UInt8(ascii: "0"))
-                out.append(UInt8(ascii: "0"))
-                out.append(hex[Int(b >> 4)])
-                out.append(hex[Int(b & 0xF)])
-            }
+    string.withUTF8 { writeJSONString(utf8: UnsafeRawBufferPointer($0), into: &out) }
+}
+
+/// The same for bytes known to be valid UTF-8 (a protobuf body's string).
+func writeJSONString(utf8 bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    var run = 0
+    for j in 0..<bytes.count {
+        let b = bytes[j]
+        if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") { continue }
+        if j > run { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run..<j])) }
+        run = j + 1
+        out.append(UInt8(ascii: "\\"))
+        switch b {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(b)
+        case 0x08: out.append(UInt8(ascii: "b"))
+        case 0x09: out.append(UInt8(ascii: "t"))
+        case 0x0A: out.append(UInt8(ascii: "n"))
+        case 0x0C: out.append(UInt8(ascii: "f"))
+        case 0x0D: out.append(UInt8(ascii: "r"))
+        default:
+            let hex = hexDigits.utf8Start
+            out.append(UInt8(ascii: "u"))
+            out.append(UInt8(ascii: "0"))
+            out.append(UInt8(ascii: "0"))
+            out.append(hex[Int(b >> 4)])
+            out.append(hex[Int(b & 0xF)])
         }
-        if bytes.count > run { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...])) }
     }
+    if bytes.count > run { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run...])) }
     out.append(UInt8(ascii: "\""))
 }
 

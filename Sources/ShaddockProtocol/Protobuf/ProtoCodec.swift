@@ -19,6 +19,19 @@ public enum ProtoError: Error, Equatable, CustomStringConvertible {
     case badString(field: String)
     case tooDeep
 
+    /// The same error seen from the message that holds field `name`.
+    func within(_ name: String) -> ProtoError {
+        func join(_ f: String) -> String { f.isEmpty ? name : name + "." + f }
+        switch self {
+        case .badValue(let f, let why): return .badValue(field: join(f), why: why)
+        case .missingRequired(let f): return .missingRequired(field: join(f))
+        case .wrongWireType(let f, let w): return .wrongWireType(field: join(f), w)
+        case .outOfRange(let f): return .outOfRange(field: join(f))
+        case .badString(let f): return .badString(field: join(f))
+        case .truncated, .unknownTag, .tooDeep: return self
+        }
+    }
+
     public var description: String {
         switch self {
         case .badValue(let f, let why): return "field \(f): \(why)"
@@ -56,7 +69,7 @@ public enum ProtoEncoder {
     public static func encode(_ value: JSONValue, as message: ProtoMessage, into out: inout [UInt8]) throws(ProtoError) {
         let start = out.count
         do {
-            try encodeMessage(value, message, "", 0, &out)
+            try encodeMessage(value, message, 0, &out)
         } catch {
             out.removeSubrange(start...)
             throw error
@@ -69,49 +82,92 @@ public enum ProtoEncoder {
         return out
     }
 
-    private static func encodeMessage(_ value: JSONValue, _ message: ProtoMessage, _ path: String, _ depth: Int,
+    /// Appends `{"code": code}` encoded as `message`, for the answers a
+    /// server makes itself (errors, refusals) without building a value. The
+    /// code goes alone even where the message requires other fields: the
+    /// clients' decoders do not check required fields, so they see the code
+    /// (Pomelo sends an empty body there, which reads as `{}`). False,
+    /// appending nothing, when the message has no integer `code` field that
+    /// takes the value.
+    public static func encodeCode(_ code: Int, as message: ProtoMessage, into out: inout [UInt8]) -> Bool {
+        guard let field = message.field(named: "code"), field.label != .repeated, case .scalar(let type) = field.type else {
+            return false
+        }
+        let value: UInt64
+        switch type {
+        case .uInt32 where (0...4_294_967_295).contains(code), .uInt64 where code >= 0: value = UInt64(code)
+        case .int32 where Int32(exactly: code) != nil, .sInt32 where Int32(exactly: code) != nil, .sInt64:
+            value = ProtoWire.zigzag(Int64(code))
+        default: return false
+        }
+        out.append(contentsOf: field.key)
+        ProtoWire.appendVarint(value, to: &out)
+        return true
+    }
+
+    private static func encodeMessage(_ value: JSONValue, _ message: ProtoMessage, _ depth: Int,
                                       _ out: inout [UInt8]) throws(ProtoError) {
         guard depth < maxDepth else { throw .tooDeep }
-        guard let object = value.objectValue else { throw .badValue(field: path.isEmpty ? "(message)" : path, why: "not an object") }
+        guard let object = value.objectValue else { throw .badValue(field: "(message)", why: "not an object") }
         // The value's members in their order, as Pomelo writes them; members
         // the schema does not name are left out, null ones are absent.
-        for (name, v) in object {
+        // Indexed: a for-in over the members allocates in debug builds, and a
+        // response encoded here must not (AllocationTests).
+        let members = object.members
+        var k = 0
+        while k < members.count {
+            let (name, v) = members[k]
+            k += 1
             guard let field = message.field(named: name) else { continue }
             if case .null = v { continue }
-            let at = path.isEmpty ? name : path + "." + name
-            if field.label == .repeated {
-                guard let items = v.arrayValue else { throw .badValue(field: at, why: "not an array") }
-                try encodeRepeated(items, field, at, depth, &out)
-            } else {
-                out.append(contentsOf: field.key)
-                try encodeValue(v, field.type, at, depth, &out)
+            do throws(ProtoError) {
+                if field.label == .repeated {
+                    guard let items = v.arrayValue else { throw ProtoError.badValue(field: "", why: "not an array") }
+                    try encodeRepeated(items, field, depth, &out)
+                } else {
+                    out.append(contentsOf: field.key)
+                    try encodeValue(v, field.type, depth, &out)
+                }
+            } catch {
+                // Errors name the field's path, built only now.
+                throw error.within(name)
             }
         }
-        for field in message.fields where field.label == .required {
+        var i = 0
+        while i < message.fields.count {
+            let field = message.fields[i]
+            i += 1
+            guard field.label == .required else { continue }
             switch object[field.name] {
-            case nil, .some(.null): throw .missingRequired(field: path.isEmpty ? field.name : path + "." + field.name)
+            case nil, .some(.null): throw .missingRequired(field: field.name)
             default: break
             }
         }
     }
 
-    private static func encodeRepeated(_ items: [JSONValue], _ field: ProtoField, _ path: String, _ depth: Int,
+    private static func encodeRepeated(_ items: [JSONValue], _ field: ProtoField, _ depth: Int,
                                        _ out: inout [UInt8]) throws(ProtoError) {
         // An empty repeated field writes nothing.
         guard !items.isEmpty else { return }
+        var i = 0
         if case .scalar(let s) = field.type, s.isPackedByCount {
             out.append(contentsOf: field.key)
             ProtoWire.appendVarint(UInt64(items.count), to: &out)
-            for item in items { try encodeValue(item, field.type, path, depth, &out) }
+            while i < items.count {
+                try encodeValue(items[i], field.type, depth, &out)
+                i += 1
+            }
         } else {
-            for item in items {
+            while i < items.count {
                 out.append(contentsOf: field.key)
-                try encodeValue(item, field.type, path, depth, &out)
+                try encodeValue(items[i], field.type, depth, &out)
+                i += 1
             }
         }
     }
 
-    private static func encodeValue(_ v: JSONValue, _ type: ProtoType, _ path: String, _ depth: Int,
+    /// Throws errors whose field is "" (this value) or the path below it.
+    private static func encodeValue(_ v: JSONValue, _ type: ProtoType, _ depth: Int,
                                     _ out: inout [UInt8]) throws(ProtoError) {
         switch type {
         case .message(let m):
@@ -119,7 +175,11 @@ public enum ProtoEncoder {
             // nested messages fit in; a longer one moves the message along.
             let lengthAt = out.count
             out.append(0)
-            try encodeMessage(v, m, path, depth + 1, &out)
+            do throws(ProtoError) {
+                try encodeMessage(v, m, depth + 1, &out)
+            } catch .badValue(field: "(message)", let why) {
+                throw .badValue(field: "", why: why)
+            }
             let length = out.count - lengthAt - 1
             if length < 0x80 {
                 out[lengthAt] = UInt8(length)
@@ -129,41 +189,49 @@ public enum ProtoEncoder {
                 out.replaceSubrange(lengthAt..<lengthAt + 1, with: prefix)
             }
         case .scalar(.string):
-            guard case .string(let s) = v else { throw .badValue(field: path, why: "not a string") }
+            guard case .string(var s) = v else { throw .badValue(field: "", why: "not a string") }
             ProtoWire.appendVarint(UInt64(s.utf8.count), to: &out)
-            out.append(contentsOf: s.utf8)
+            s.withUTF8 { out.append(contentsOf: $0) }
         case .scalar(.bool):
-            guard case .bool(let b) = v else { throw .badValue(field: path, why: "not true or false") }
+            guard case .bool(let b) = v else { throw .badValue(field: "", why: "not true or false") }
             out.append(b ? 1 : 0)
         case .scalar(.float):
-            let d = try number(v, path)
+            let d = try number(v)
             let f = Float(d)
-            guard f.isFinite else { throw .badValue(field: path, why: "\(d) is beyond a float's range") }
-            withUnsafeBytes(of: f.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+            guard f.isFinite else { throw .badValue(field: "", why: "\(d) is beyond a float's range") }
+            appendLittleEndian(UInt64(f.bitPattern), bytes: 4, to: &out)
         case .scalar(.double):
-            let d = try number(v, path)
-            withUnsafeBytes(of: d.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+            appendLittleEndian(try number(v).bitPattern, bytes: 8, to: &out)
         case .scalar(.uInt32):
-            ProtoWire.appendVarint(UInt64(try integer(v, path, 0...4_294_967_295)), to: &out)
+            ProtoWire.appendVarint(UInt64(try integer(v, 0...4_294_967_295)), to: &out)
         case .scalar(.sInt32), .scalar(.int32):
-            ProtoWire.appendVarint(ProtoWire.zigzag(try integer(v, path, -2_147_483_648...2_147_483_647)), to: &out)
+            ProtoWire.appendVarint(ProtoWire.zigzag(try integer(v, -2_147_483_648...2_147_483_647)), to: &out)
         case .scalar(.uInt64):
             // JSON numbers are exact up to 2^53.
-            ProtoWire.appendVarint(UInt64(try integer(v, path, 0...9_007_199_254_740_991)), to: &out)
+            ProtoWire.appendVarint(UInt64(try integer(v, 0...9_007_199_254_740_991)), to: &out)
         case .scalar(.sInt64):
-            ProtoWire.appendVarint(ProtoWire.zigzag(try integer(v, path, -9_007_199_254_740_991...9_007_199_254_740_991)), to: &out)
+            ProtoWire.appendVarint(ProtoWire.zigzag(try integer(v, -9_007_199_254_740_991...9_007_199_254_740_991)), to: &out)
         }
     }
 
-    private static func number(_ v: JSONValue, _ path: String) throws(ProtoError) -> Double {
-        guard case .number(let d) = v else { throw .badValue(field: path, why: "not a number") }
+    @inline(__always)
+    private static func appendLittleEndian(_ v: UInt64, bytes: Int, to out: inout [UInt8]) {
+        var n = 0
+        while n < bytes {
+            out.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * n)))
+            n += 1
+        }
+    }
+
+    private static func number(_ v: JSONValue) throws(ProtoError) -> Double {
+        guard case .number(let d) = v else { throw .badValue(field: "", why: "not a number") }
         return d
     }
 
-    private static func integer(_ v: JSONValue, _ path: String, _ range: ClosedRange<Int64>) throws(ProtoError) -> Int64 {
-        let d = try number(v, path)
+    private static func integer(_ v: JSONValue, _ range: ClosedRange<Int64>) throws(ProtoError) -> Int64 {
+        let d = try number(v)
         guard d == d.rounded(), d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
-            throw .badValue(field: path, why: "\(d) is not an integer in \(range.lowerBound)...\(range.upperBound)")
+            throw .badValue(field: "", why: "\(d) is not an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return Int64(d)
     }
@@ -201,6 +269,21 @@ public enum ProtoDecoder {
             throw .truncated
         }
 
+        /// Reads a field's key: the index of its field in `m`. The key's
+        /// wire type must be the field's, except that a varint field may
+        /// come with 2: pomelo-protobuf's browser library writes 2 on every
+        /// key of its varint types.
+        mutating func field(of m: ProtoMessage) throws(ProtoError) -> Int {
+            let key = try varint()
+            let tag = Int(truncatingIfNeeded: key >> 3)
+            guard key >> 3 <= UInt64(Int32.max), let i = m.index(ofTag: tag) else { throw .unknownTag(tag) }
+            let wire = UInt8(key & 7)
+            var expected: UInt8 = 2
+            if case .scalar(let s) = m.fields[i].type { expected = s.wireType }
+            guard wire == expected || (expected == 0 && wire == 2) else { throw .wrongWireType(field: m.fields[i].name, wire) }
+            return i
+        }
+
         mutating func take(_ n: Int) throws(ProtoError) -> Range<Int> {
             guard n >= 0, n <= end - at else { throw .truncated }
             defer { at += n }
@@ -213,18 +296,14 @@ public enum ProtoDecoder {
             // Where each field's member is in `object`, once it has one.
             var slot = [Int](repeating: -1, count: m.fields.count)
             while at < end {
-                let key = try varint()
-                let tag = Int(truncatingIfNeeded: key >> 3)
-                guard key >> 3 <= UInt64(Int32.max), let i = m.index(ofTag: tag) else { throw .unknownTag(tag) }
+                let i: Int
+                do throws(ProtoError) {
+                    i = try field(of: m)
+                } catch .wrongWireType(let f, let w) {
+                    throw .wrongWireType(field: path.isEmpty ? f : path + "." + f, w)
+                }
                 let field = m.fields[i]
                 let at = path.isEmpty ? field.name : path + "." + field.name
-                // The key's wire type must be the field's, except that a
-                // varint field may come with 2: pomelo-protobuf's browser
-                // library writes 2 on every key of its varint types.
-                let wire = UInt8(key & 7)
-                var expected: UInt8 = 2
-                if case .scalar(let s) = field.type { expected = s.wireType }
-                guard wire == expected || (expected == 0 && wire == 2) else { throw .wrongWireType(field: at, wire) }
                 if field.label == .repeated {
                     var items: [JSONValue] = []
                     if case .scalar(let s) = field.type, s.isPackedByCount {

@@ -53,6 +53,8 @@ public final class ProtoMessage: @unchecked Sendable {
     private var byTag: [Int: Int] = [:]
     /// The fields marked required, for the decoder's check.
     private(set) var requiredCount = 0
+    /// Bit i set when field i is required (fields 0...63; see ProtoToJSON).
+    private(set) var requiredMask: UInt64 = 0
 
     init(name: String) { self.name = name }
 
@@ -63,7 +65,10 @@ public final class ProtoMessage: @unchecked Sendable {
         byName[field.name] = fields.count
         byTag[field.tag] = fields.count
         fields.append(field)
-        if field.label == .required { requiredCount += 1 }
+        if field.label == .required {
+            requiredCount += 1
+            if fields.count <= 64 { requiredMask |= 1 << UInt64(fields.count - 1) }
+        }
     }
 }
 

@@ -167,6 +167,7 @@ import Testing
             switch outcome {
             case .response(.json(let v)): seen.withLock { $0.append("\(request.id):\(v.jsonString)") }
             case .response(.encoded(let e)): seen.withLock { $0.append("\(request.id):\(String(decoding: e.bytes, as: UTF8.self))") }
+            case .response(.protobuf(let b)): seen.withLock { $0.append("\(request.id):protobuf \(b)") }
             case .error(let code): seen.withLock { $0.append("\(request.id):error \(code)") }
             case .none: seen.withLock { $0.append("notify") }
             }

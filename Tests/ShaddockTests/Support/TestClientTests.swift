@@ -11,7 +11,8 @@ import Testing
 
 private func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
-private func fromHex(_ hex: String) -> [UInt8] {
+/// "0a05…" as bytes (recorded vectors).
+func fromHex(_ hex: String) -> [UInt8] {
     var out: [UInt8] = []
     var it = hex.makeIterator()
     while let a = it.next(), let b = it.next() {

@@ -77,6 +77,10 @@ struct Plan: Sendable {
     var deflate = false
     /// The chat line's length in bytes (broadcast, chat-alone, soak); 0: "hello".
     var chatBytes = 0
+    /// The request body sent when the server's handshake says `useProto`
+    /// (pomelo-protobuf); an answer must then hold 08 c8 01 (code 200 as
+    /// field 1) instead of `"code":200`.
+    var protoBody: [UInt8]?
 
     func port(of n: Int) -> Int {
         guard !otherPorts.isEmpty else { return port }

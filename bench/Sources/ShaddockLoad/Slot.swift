@@ -37,6 +37,8 @@ final class Slot {
     var mask: UInt32
     /// The dictionary code of `onChat` from the handshake, if it has one.
     var onChatCode: UInt16?
+    /// The server's handshake said `useProto`, and the plan has a protobuf body.
+    var useProto = false
     /// With --tls-resume: the last connection's TLS session.
     var tlsSession: UnsafeMutableRawPointer?
 

@@ -59,6 +59,8 @@ final class Worker: @unchecked Sendable {
     let route: [UInt8]
     let echoPayload: [UInt8]
     static let ok = Array(#""code":200"#.utf8)
+    /// `{"code": 200}` in pomelo-protobuf: field 1, varint 200.
+    static let okProto: [UInt8] = [0x08, 0xC8, 0x01]
     static let onChat = Array("onChat".utf8)
 
     init(index: Int, plan: Plan, shared: Shared) {
@@ -187,7 +189,7 @@ final class Worker: @unchecked Sendable {
             // answers later than the timeout, which counts them.
             guard s.phase == .holding, s.outstanding < s.sentAt.count else { continue }
             requested += 1
-            sendRequest(s, body: s.room == nil ? plan.body : chatBody, now: now)
+            sendRequest(s, body: s.room == nil ? routeBody(s) : chatBody, now: now)
         }
     }
 
@@ -517,6 +519,7 @@ final class Worker: @unchecked Sendable {
                 if lastHeartbeat == 0 { lastHeartbeat = now }
             }
             if let code = reply["sys"]?["dict"]?["onChat"]?.intValue { s.onChatCode = UInt16(code) }
+            s.useProto = plan.protoBody != nil && reply["sys"]?["useProto"]?.boolValue == true
         }
         sendPackage(s, .handshakeAck, body: [])
         switch plan.mode {
@@ -545,13 +548,18 @@ final class Worker: @unchecked Sendable {
             }
             settingUp -= 1
             s.phase = .running
-            for _ in 0..<plan.depth { sendRequest(s, body: plan.body, now: now) }
+            for _ in 0..<plan.depth { sendRequest(s, body: routeBody(s), now: now) }
         }
     }
 
+    /// What a request to `--route` carries: JSON, or protobuf for a server
+    /// that said useProto.
+    @inline(__always)
+    private func routeBody(_ s: Slot) -> [UInt8] { s.useProto ? plan.protoBody! : plan.body }
+
     private func responded(_ s: Slot, _ id: UInt32, _ body: UnsafeRawBufferPointer, now: UInt64) {
         let k = Int(id) & s.ring
-        guard s.outstanding > 0, s.sentID[k] == id, ServerWire.contains(body, Self.ok) else {
+        guard s.outstanding > 0, s.sentID[k] == id, ServerWire.contains(body, s.useProto ? Self.okProto : Self.ok) else {
             fail(s, .mismatch)
             return
         }
@@ -574,7 +582,7 @@ final class Worker: @unchecked Sendable {
             if counted, let room = s.room { expectedPushes += UInt64(plan.members(of: room)) }
             return
         }
-        sendRequest(s, body: s.isSender || s.room != nil ? chatBody : plan.body, now: now)
+        sendRequest(s, body: s.isSender || s.room != nil ? chatBody : routeBody(s), now: now)
     }
 
     /// Returns whether the answer was inside the window (and counted).

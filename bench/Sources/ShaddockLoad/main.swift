@@ -79,6 +79,8 @@ struct Load: ParsableCommand {
     var deflate = false
     @Option(help: "The chat line a chat request sends, in bytes (0: \"hello\").")
     var chatBytes = 0
+    @Option(help: "pomelo: the request body in hex, sent instead of --body when the handshake says useProto (pomelo-protobuf).")
+    var protoBody: String?
 
     /// The NATS floor's modes, which drive a nats-server instead of a gateway.
     static let natsModes = ["nats-floor", "nats-responder"]
@@ -112,7 +114,8 @@ struct Load: ParsableCommand {
             timeoutNanos: UInt64(timeout * 1e9), setupConcurrency: setupConcurrency, channel: channel,
             intervalNanos: UInt64(interval * 1e9), tcpShare: tcpShare, chatShare: chatShare, roomSize: roomSize,
             progressNanos: UInt64(progress * 1e9), chatAlone: chatAlone, otherPorts: alsoPort,
-            tls: tls, tlsResume: tlsResume, proxyV2: proxyV2, deflate: deflate, chatBytes: chatBytes)
+            tls: tls, tlsResume: tlsResume, proxyV2: proxyV2, deflate: deflate, chatBytes: chatBytes,
+            protoBody: try protoBody.map(Self.hex))
         let outcome = Runner(plan: plan, setupTimeoutNanos: UInt64(setupTimeout * 1e9), probe: serverPid.isEmpty ? nil : ServerProbe(pids: serverPid)).run()
         print(outcome.summary())
         print(outcome.json())
@@ -120,6 +123,17 @@ struct Load: ParsableCommand {
     }
 
     /// `a-b` (the last octet of IPv4 addresses counts up) or `a,b,c`.
+    static func hex(_ text: String) throws -> [UInt8] {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { throw ValidationError("--proto-body: an even number of hex digits") }
+        return try stride(from: 0, to: digits.count, by: 2).map { i in
+            guard let byte = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else {
+                throw ValidationError("--proto-body: not hex")
+            }
+            return byte
+        }
+    }
+
     static func sources(_ text: String?) throws -> [String] {
         guard let text else { return [] }
         if text.contains(",") { return text.split(separator: ",").map(String.init) }

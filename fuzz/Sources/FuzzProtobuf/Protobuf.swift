@@ -4,7 +4,9 @@
 // itself (a route's nested message cannot: Pomelo looks a type up only in
 // the field's own message and the root). A body that decodes encodes again to bytes that decode to the
 // same value; nothing is read out of bounds (AddressSanitizer, exact
-// copies); nesting is bounded.
+// copies); nesting is bounded. The gateway's one-pass reader into JSON
+// text (ProtoToJSON) gives the tree decoder's text and refuses what it
+// refuses.
 //
 // Input: [route][bytes]: route % 4 picks the message.
 import FuzzSupport
@@ -37,6 +39,17 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
     let decoded = withExactCopy(of: bytes) { b in Result { () throws(ProtoError) -> JSONValue in
         try ProtoDecoder.decode(UnsafeRawBufferPointer(b), as: message) } }
+    var text: [UInt8] = []
+    let direct = withExactCopy(of: bytes) { b in Result { () throws(ProtoError) in
+        try ProtoToJSON.transcode(UnsafeRawBufferPointer(b), as: message, into: &text) } }
+    switch (decoded, direct) {
+    case (.success(let value), .success):
+        invariant(value.serialized == text, "one pass read \(String(decoding: text, as: UTF8.self)), the tree \(value)")
+    case (.failure(let a), .failure(let b)):
+        invariant(a == b, "one pass refused with \(b), the tree with \(a)")
+    default:
+        invariant(false, "the tree decoder gave \(decoded), the one-pass reader \(direct)")
+    }
     guard case .success(let value) = decoded else { return 0 }
     // What decodes encodes again, and that decodes to the same value.
     let again: [UInt8]
