@@ -94,7 +94,8 @@ GROUPS["cluster2"] = GROUPS["cluster"] + [
 
 # The move request as JSON and as pomelo-protobuf (entityId 4242, x -17,
 # y 905, speed 2.5, note "north gate").
-MOVE_BODIES = ["--body", '{"entityId":4242,"x":-17,"y":905,"speed":2.5,"note":"north gate"}',
+# (Braces doubled: load options go through str.format.)
+MOVE_BODIES = ["--body", '{{"entityId":4242,"x":-17,"y":905,"speed":2.5,"note":"north gate"}}',
                "--proto-body", "089221102118920e25000020402a0a6e6f7274682067617465"]
 
 # name: (load mode, load options, servers in turn)

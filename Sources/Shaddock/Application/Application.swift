@@ -8,6 +8,8 @@ public final class Application: @unchecked Sendable {
     /// The server type this gateway is (`connector` in Pomelo's examples).
     public let serverType: String
     private(set) var handlers: [String: RouteHandler] = [:]
+    /// Routes whose handler is typed (TypedHandlers).
+    private(set) var typedRoutes: Set<String> = []
     private(set) var before: [(serverType: String?, filter: Before)] = []
     private(set) var after: [(serverType: String?, filter: After)] = []
     private(set) var builtins: [BuiltinFilter] = []
@@ -56,10 +58,12 @@ public final class Application: @unchecked Sendable {
         register(route, .async(handler))
     }
 
-    private func register(_ route: String, _ handler: RouteHandler) {
+    /// `typed`: the handler reads the body only through `decodeTyped`.
+    func register(_ route: String, _ handler: RouteHandler, typed: Bool = false) {
         precondition(route.split(separator: ".", omittingEmptySubsequences: false).count == 3
                      && !route.contains(".."), "a route is serverType.handler.method: \(route)")
         handlers[route] = handler
+        if typed { typedRoutes.insert(route) } else { typedRoutes.remove(route) }
     }
 
     /// Adds a before-filter, for every route or for one server type's.
@@ -121,7 +125,8 @@ public final class Application: @unchecked Sendable {
             // they were added.
             let b = (global ? before.filter { $0.serverType == nil } : []) + before.filter { $0.serverType == type }
             let a = (global ? after.filter { $0.serverType == nil } : []) + after.filter { $0.serverType == type }
-            out[route] = RouteEntry(handler: handler, before: b.map(\.filter), after: a.map(\.filter))
+            out[route] = RouteEntry(handler: handler, before: b.map(\.filter), after: a.map(\.filter),
+                                    typed: typedRoutes.contains(route))
         }
         return out
     }

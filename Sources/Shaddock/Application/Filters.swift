@@ -72,12 +72,17 @@ struct RouteEntry {
     /// synchronous filters it takes the fast path (no task; the answer is
     /// written when it arrives on the loop).
     let forwards: Bool
+    /// Whether anything reads the body as JSON: not so for a typed handler
+    /// or doForward without filters, which take a protobuf body as it came
+    /// (and check it where they decode it).
+    let readsJSONBody: Bool
 
-    init(handler: RouteHandler, before: [Before], after: [After], forwards: Bool = false) {
+    init(handler: RouteHandler, before: [Before], after: [After], forwards: Bool = false, typed: Bool = false) {
         self.handler = handler
         self.before = before
         self.after = after
         self.forwards = forwards
+        readsJSONBody = !((typed || forwards) && before.isEmpty && after.isEmpty)
         var isAsync = false
         if case .async = handler, !forwards { isAsync = true }
         for b in before { if case .async = b { isAsync = true } }

@@ -137,6 +137,10 @@ extension EventLoop {
             logger.info("filter refused \(request.route): \(rejection.error)")
         } else if let forwarded = error as? ForwardError {
             code = forwarded.code
+        } else if let bad = error as? BadProtobufBody {
+            counters.add(.badProtobufBodies)
+            code = PomeloCode.fail
+            logger.info("\(request.route): \(bad)")
         } else {
             counters.add(.handlerErrors)
             code = (error as? CodedError)?.code ?? PomeloCode.fail

@@ -1,10 +1,11 @@
 extension GatewayConfiguration {
     /// Everything start-up checks before it listens: the settings, and every
-    /// file they name (certificates and their keys, the ticket key file).
-    /// Throws the first problem, naming the key or the file.
+    /// file they name (certificates and their keys, the ticket key file, the
+    /// protos files). Throws the first problem, naming the key or the file.
     public func check() throws(ConfigurationError) {
         try validate()
         _ = try ServerTLS.make(tls, keeping: ServerTLS())
+        if let protobuf { _ = try ProtobufSchemas.load(protobuf) }
     }
 
     /// The settings in effect, one `name = value` per line, in the order

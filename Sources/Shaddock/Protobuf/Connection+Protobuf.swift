@@ -3,11 +3,20 @@ import ShaddockProtocol
 /// pomelo-protobuf bodies on a connection that handshook with schemas
 /// (docs/protobuf.md): a request on a route with a client schema is read
 /// into JSON text in the loop's buffer (which checks it: one that does not
-/// decode is answered 500 and counted), and answers on a route with a server
-/// schema are encoded with it.
+/// decode is answered 500 and counted), unless only a typed handler or a
+/// forward reads it; answers on a route with a server schema are encoded
+/// with it.
 extension Connection {
     func dispatchProtobuf(_ kind: Request.Kind, id: UInt32, route: UInt16, _ body: UnsafeRawBufferPointer,
                           _ schema: ProtoMessage, _ codec: ProtobufCodec) {
+        counters.add(.protobufBodiesIn)
+        let dictionary = loop.core.dictionary
+        if let entry = loop.core.entry(for: route), !entry.readsJSONBody {
+            // A typed handler decodes the bytes itself, a forward sends them
+            // on: neither needs the JSON, and each checks the body.
+            return dispatch(Request(kind: kind, id: id, routeCode: route, dictionary: dictionary, body: GatewayCore.emptyObject,
+                                    protobuf: codec, wire: body))
+        }
         loop.requestJSON.removeAll(keepingCapacity: true)
         do {
             try ProtoToJSON.transcode(body, as: schema, into: &loop.requestJSON)
@@ -17,10 +26,8 @@ extension Connection {
             if kind == .request { writeErrorResponse(id: id, code: PomeloCode.fail, route: route) }
             return
         }
-        counters.add(.protobufBodiesIn)
         // The JSON lives in the loop's buffer while the request is
         // dispatched; one that outlives the call owns a copy (Request.owned).
-        let dictionary = loop.core.dictionary
         loop.requestJSON.withUnsafeBytes { json in
             dispatch(Request(kind: kind, id: id, routeCode: route, dictionary: dictionary, body: json,
                              protobuf: codec, wire: body))

@@ -60,6 +60,7 @@ public final class ProtoMessage: @unchecked Sendable {
 
     public func field(named name: String) -> ProtoField? { byName[name].map { fields[$0] } }
     func index(ofTag tag: Int) -> Int? { byTag[tag] }
+    func index(named name: String) -> Int? { byName[name] }
 
     fileprivate func add(_ field: ProtoField) {
         byName[field.name] = fields.count

@@ -202,13 +202,28 @@ final class ProtoBodyIndex {
     /// their bytes, as JSONObject's keys do.
     func node(_ frame: Int, named name: String) -> ProtoNode? {
         let m = frames[frame].message
-        guard let field = m.field(named: name), JSON.sameUTF8(field.name, name), let i = m.index(ofTag: field.tag) else {
-            return nil
-        }
+        guard let i = m.index(named: name) else { return nil }
+        let field = m.fields[i]
+        guard JSON.sameUTF8(field.name, name) else { return nil }
         let slot = slots[frames[frame].slotBase + i]
         guard slot.order >= 0 else { return nil }
         if field.label == .repeated { return .repeated(field.type, first: slot.first, count: slot.count) }
         return node(entry: slot.last, type: field.type)
+    }
+
+    /// An integer field's value as `T`, read without going through a
+    /// JSONValue and a Double; nil for anything else (a float or double
+    /// field, a value out of `T`'s range), which the JSON path decides.
+    @inline(__always)
+    func integer<T: FixedWidthInteger>(_ node: ProtoNode, as _: T.Type) -> T? {
+        guard case .scalar(let s, let e) = node else { return nil }
+        switch s {
+        case .uInt32, .sInt32, .int32, .uInt64, .sInt64:
+            guard let v = Int64(exactly: entries[e].number) else { return nil }
+            return T(exactly: v)
+        case .float, .double, .string, .bool:
+            return nil
+        }
     }
 
     func node(entry: Int, type: ProtoType) -> ProtoNode {
@@ -388,7 +403,9 @@ struct ProtoKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(key) }
 
     private func integer<T: FixedWidthInteger>(_ key: Key) throws -> T {
-        try decodeInteger(scalar(key), at: codingPath + [key])
+        let node = try require(key)
+        if let v = index.integer(node, as: T.self) { return v }
+        return try decodeInteger(index.json(node), at: codingPath + [key])
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
@@ -488,7 +505,10 @@ struct ProtoUnkeyedDecoder: UnkeyedDecodingContainer {
 
     private mutating func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
         let index = decoder.index
-        return try next(type) { try decodeInteger(index.json($0), at: $1()) }
+        return try next(type) { node, path in
+            if let v = index.integer(node, as: T.self) { return v }
+            return try decodeInteger(index.json(node), at: path())
+        }
     }
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {

@@ -281,11 +281,11 @@ final class ProtoFieldWriter {
     func field(named name: String, in frame: ProtoFrameRef) throws -> Int? {
         try enter(frame)
         guard case .message(let m, let base) = frames[frame.level].kind else { throw giveUp() }
-        guard let field = m.field(named: name) else { return nil }
+        guard let i = m.index(named: name) else { return nil }
         // ProtoEncoder finds a field by a dictionary lookup but checks the
         // required ones by the name's bytes: a name equal only canonically
         // ("e\u{301}" for "é") is left to it.
-        guard JSON.sameUTF8(field.name, name), let i = m.index(ofTag: field.tag) else { throw giveUp() }
+        guard JSON.sameUTF8(m.fields[i].name, name) else { throw giveUp() }
         // A key encoded twice keeps its first place and takes the last
         // value in JSONValueEncoder's object: left to the reference path.
         guard marks[base + i] == .untouched else { throw giveUp() }

@@ -201,7 +201,15 @@ import Testing
         let jsonClient = try PomeloTestClient.ready(kind, port: jsonServer.port)
         try jsonClient.request(route: "connector.typed.hello", id: 3, body: hello.jsonString)
         #expect(try JSON.parse(try jsonClient.readMessage(skipHeartbeats: true).body) == expected)
-        #expect(server.counter(.protobufBodiesIn) == 1)
+        // A body that is not the route's message: read only by the typed
+        // handler (no filter wants its JSON), refused there, counted as such.
+        try client.sendMessage(type: .request, id: 4, route: .name("connector.typed.hello"), body: [0x0A, 0x05, 0x61])
+        let bad = try client.readMessage(skipHeartbeats: true)
+        #expect(bad.id == 4)
+        #expect(bad.body == [0x08, 0xF4, 0x03], "code 500 alone")
+        #expect(server.counter(.protobufBodiesIn) == 2)
+        #expect(server.waitFor(.badProtobufBodies, atLeast: 1))
+        #expect(server.counter(.handlerErrors) == 0)
         #expect(server.counter(.protobufBodiesOut) >= 1)
     }
 
@@ -285,6 +293,75 @@ import Testing
         let path = try Self.writeConfig(dir, client: #"{"r.a.b": {"optional bool b": 1, "optional uInt64 n": 2}}"#, server: "{}",
                                         protobuf: #"{"client": "clientProtos.json", "server": "serverProtos.json", "pinusTypes": true}"#)
         _ = try Server(application: TestApp.make(), configuration: try GatewayConfiguration.load(path: path))
+    }
+
+    /// A room whose members use different forms: a client that handshook
+    /// before a reload turned protobuf on gets JSON pushes, one after it gets
+    /// protobuf, compressed when it agreed on permessage-deflate; each form
+    /// is made once per push.
+    @Test func eachMemberHearsAPushInItsOwnForm() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let chat = Self.vectors["schemas"]!["chat"]!
+        let path = try Self.writeConfig(dir, client: chat["clientProtos"]!.jsonString, server: chat["serverProtos"]!.jsonString,
+                                        protobuf: "false")
+        var config = try GatewayConfiguration.load(path: path)
+        config.port = 0
+        config.compression.deflate = true
+        config.compression.threshold = 8
+        let server = try Server(application: TestApp.make(), configuration: config)
+        try server.start()
+        defer {
+            server.stop()
+            server.wait()
+        }
+        let json = try PomeloTestClient.tcp(port: server.port)
+        _ = try json.connectAndHandshake()
+        try json.request(route: "connector.entryHandler.login", id: 1, body: #"{"uid":"jo","rid":"mixed"}"#)
+        #expect(try json.expectResponse(id: 1)["code"] as? Int == 200)
+
+        var reloaded = try GatewayConfiguration.load(path: try Self.writeConfig(
+            dir, client: chat["clientProtos"]!.jsonString, server: chat["serverProtos"]!.jsonString))
+        reloaded.port = 0
+        reloaded.compression = config.compression
+        try server.reload(reloaded)
+        var members: [PomeloTestClient] = []
+        for (i, deflate) in [false, true].enumerated() {
+            let client = deflate ? try PomeloTestClient.websocketDeflate(port: server.port).client
+                : try PomeloTestClient.websocket(port: server.port)
+            let shake = try client.connectAndHandshake()
+            #expect((shake["sys"] as? [String: Any])?["useProto"] as? Bool == true)
+            let uid = "p\(i)"
+            try client.sendMessage(type: .request, id: 1, route: .name("connector.entryHandler.login"),
+                                   body: try ProtobufClusterTests.encode(["uid": .string(uid), "rid": "mixed"], "connector.entryHandler.login"))
+            while true {
+                let m = try client.readMessage(skipHeartbeats: true)
+                if m.type == .response {
+                    #expect(try ProtobufClusterTests.decode(m.body, "connector.entryHandler.login")["code"] == 200)
+                    break
+                }
+            }
+            members.append(client)
+        }
+        // Drain the onAdd pushes so far.
+        for _ in 0..<2 { #expect(try json.readMessage(skipHeartbeats: true).type == .push) }
+        #expect(try members[0].readMessage(skipHeartbeats: true).type == .push)
+
+        let before = server.counter(.protobufBodiesOut)
+        try json.request(route: "chat.chatHandler.send", id: 2, body: #"{"content":"hello, everyone in the room","target":"*"}"#)
+        let line: JSONValue = ["msg": "hello, everyone in the room", "from": "jo", "target": "*"]
+        var heard = try json.readMessage(skipHeartbeats: true)
+        if heard.type == .response { heard = try json.readMessage(skipHeartbeats: true) }
+        #expect(heard.type == .push)
+        #expect(try JSON.parse(heard.body) == line)
+        for member in members {
+            let m = try member.readMessage(skipHeartbeats: true)
+            #expect(m.type == .push)
+            #expect(try ProtobufClusterTests.decode(m.body, "onChat") == line)
+        }
+        // One protobuf form for the two protobuf members.
+        #expect(server.counter(.protobufBodiesOut) - before == 1)
+        #expect(server.counter(.deflateMessagesOut) >= 1)
     }
 
     /// SIGHUP's reload reads the files again: new handshakes get the new
