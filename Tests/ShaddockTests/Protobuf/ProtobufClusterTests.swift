@@ -89,4 +89,21 @@ struct ProtobufClusterTests {
         #expect(received == 3 && encoded == 1 && refused == 1)
         #expect(try cluster.metric("connector-server-2", "shaddock_errors_total", ["kind": "bad_protobuf_body"]) ?? 0 == 0)
     }
+
+    /// A chat server started on other protos is refused by the connector:
+    /// it would decode the bodies forwarded to it with the wrong schemas.
+    @Test func aServerWithOtherProtosIsRefused() throws {
+        let (section, dir) = try Self.protosSection()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cluster = try ChatCluster(servers: ["chat-server-1", "connector-server-1"], connectorSection: section)
+        var other = Self.chat["serverProtos"]!.objectValue!
+        other["onChat"] = ["required string msg": 1, "required string from": 2, "required string target": 3, "optional uInt32 at": 5]
+        try JSONValue.object(other).jsonString.write(to: dir.appendingPathComponent("serverProtos.json"), atomically: true, encoding: .utf8)
+        try cluster.start("chat-server-2")
+        // Announcements go every second; three of them and it is still one.
+        Thread.sleep(forTimeInterval: 3.5)
+        #expect(cluster.chatServers("connector-server-1") == 1)
+        let logs = cluster.stopAll()
+        #expect(logs.contains("refusing server chat-server-2"), "\(logs)")
+    }
 }
