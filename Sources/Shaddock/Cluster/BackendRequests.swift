@@ -122,7 +122,7 @@ extension ClusterEndpoint {
                     switch response {
                     case .protobuf(let bytes): writer.bytes.append(contentsOf: bytes)
                     case .json(let value): try ProtoEncoder.encode(value, as: schema, into: &writer.bytes)
-                    case .encoded(let e): try ProtoEncoder.encode(try JSON.parse(e.bytes), as: schema, into: &writer.bytes)
+                    case .encoded(let e): try e.bytes.withUnsafeBytes { try ProtoEncoder.encode(json: $0, as: schema, into: &writer.bytes) }
                     }
                     loop.counters.add(.protobufBodiesOut)
                 } catch {

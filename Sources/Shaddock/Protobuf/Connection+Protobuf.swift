@@ -48,9 +48,7 @@ extension Connection {
             case .json(let value):
                 try ProtoEncoder.encode(value, as: schema, into: &loop.scratch)
             case .encoded(let e):
-                // Parsed to a tree first: a constant JSON answer on a protobuf
-                // route is better made a `.json` value.
-                try ProtoEncoder.encode(try JSON.parse(e.bytes), as: schema, into: &loop.scratch)
+                try e.bytes.withUnsafeBytes { try ProtoEncoder.encode(json: $0, as: schema, into: &loop.scratch) }
             }
         } catch {
             counters.add(.protobufEncodeFailures)

@@ -95,7 +95,7 @@ extension PushScheduler {
     /// The plain package with its JSON body encoded with the push route's
     /// server schema, appended to the arena: where it is, or -2 (no schema
     /// for the route: the plain package goes) or -3 (the body does not fit).
-    /// The JSON body is parsed into a tree first, once per push.
+    /// The body's JSON text is read in place (ProtoEncoder.encode(json:)).
     private func makeProtobufForm(_ plain: Plain, _ codec: ProtobufCodec) -> (offset: Int, length: Int) {
         let dictionary = loop.core.dictionary
         protobufScratch.removeAll(keepingCapacity: true)
@@ -106,8 +106,7 @@ extension PushScheduler {
                   let schema = codec.push(route) else { return -2 }
             protobufScratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: package[..<head]))
             do {
-                let body = try JSON.parse(UnsafeRawBufferPointer(rebasing: package[head...]))
-                try ProtoEncoder.encode(body, as: schema, into: &protobufScratch)
+                try ProtoEncoder.encode(json: UnsafeRawBufferPointer(rebasing: package[head...]), as: schema, into: &protobufScratch)
             } catch {
                 loop.counters.add(.protobufEncodeFailures)
                 loop.logger.error("push \(route) not sent to protobuf clients: the body does not fit \(schema.name): \(error)")

@@ -56,6 +56,22 @@ enum ProtoWire {
         out.append(UInt8(v))
     }
 
+    /// Writes `n` (a length or a count) as a varint in the byte kept for it
+    /// at `at`, moving what follows along when it needs more (128 or more).
+    static func patch(_ n: Int, at: Int, in out: inout [UInt8]) {
+        if n < 0x80 {
+            out[at] = UInt8(n)
+        } else {
+            var prefix: [UInt8] = []
+            appendVarint(UInt64(n), to: &prefix)
+            out.replaceSubrange(at..<at + 1, with: prefix)
+        }
+    }
+
+    /// A length-delimited value was written after a byte kept for its
+    /// length at `at`: its length goes there.
+    static func fillLength(at: Int, in out: inout [UInt8]) { patch(out.count - at - 1, at: at, in: &out) }
+
     static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
     static func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
 }
@@ -180,14 +196,7 @@ public enum ProtoEncoder {
             } catch .badValue(field: "(message)", let why) {
                 throw .badValue(field: "", why: why)
             }
-            let length = out.count - lengthAt - 1
-            if length < 0x80 {
-                out[lengthAt] = UInt8(length)
-            } else {
-                var prefix: [UInt8] = []
-                ProtoWire.appendVarint(UInt64(length), to: &prefix)
-                out.replaceSubrange(lengthAt..<lengthAt + 1, with: prefix)
-            }
+            ProtoWire.fillLength(at: lengthAt, in: &out)
         case .scalar(.string):
             guard case .string(var s) = v else { throw .badValue(field: "", why: "not a string") }
             ProtoWire.appendVarint(UInt64(s.utf8.count), to: &out)
@@ -215,7 +224,7 @@ public enum ProtoEncoder {
     }
 
     @inline(__always)
-    private static func appendLittleEndian(_ v: UInt64, bytes: Int, to out: inout [UInt8]) {
+    static func appendLittleEndian(_ v: UInt64, bytes: Int, to out: inout [UInt8]) {
         var n = 0
         while n < bytes {
             out.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * n)))

@@ -1,3 +1,5 @@
+import Glibc
+
 /// pomelo-protobuf schemas (not Google's protobuf): Pomelo's
 /// `clientProtos.json` and `serverProtos.json`, read as Pomelo's
 /// `protobuf.parse` reads them, but strictly (docs/protobuf.md).
@@ -41,6 +43,17 @@ public struct ProtoField: Sendable {
     public let type: ProtoType
     /// The key as it goes on the wire: varint(tag << 3 | wire type).
     let key: [UInt8]
+    /// The name's UTF-8, to find the field by a JSON key's bytes.
+    let nameUTF8: [UInt8]
+
+    init(name: String, tag: Int, label: ProtoLabel, type: ProtoType, key: [UInt8]) {
+        self.name = name
+        self.tag = tag
+        self.label = label
+        self.type = type
+        self.key = key
+        nameUTF8 = Array(name.utf8)
+    }
 }
 
 /// One message type: its fields in the file's order. Made while a file is
@@ -61,6 +74,18 @@ public final class ProtoMessage: @unchecked Sendable {
     public func field(named name: String) -> ProtoField? { byName[name].map { fields[$0] } }
     func index(ofTag tag: Int) -> Int? { byTag[tag] }
     func index(named name: String) -> Int? { byName[name] }
+
+    /// The field whose name is these bytes (a JSON key read in place): a
+    /// scan, since messages have few fields and no String is made.
+    func index(utf8 name: UnsafeRawBufferPointer) -> Int? {
+        var i = 0
+        while i < fields.count {
+            let same = fields[i].nameUTF8.withUnsafeBytes { $0.count == name.count && (name.count == 0 || memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0) }
+            if same { return i }
+            i += 1
+        }
+        return nil
+    }
 
     fileprivate func add(_ field: ProtoField) {
         byName[field.name] = fields.count

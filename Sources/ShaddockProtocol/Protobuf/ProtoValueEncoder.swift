@@ -185,15 +185,7 @@ final class ProtoFieldWriter {
 
     /// Writes `n` in the byte kept at `at`, moving what follows when it
     /// needs more than one.
-    private func patch(_ at: Int, with n: Int) {
-        if n < 0x80 {
-            out[at] = UInt8(n)
-            return
-        }
-        var prefix: [UInt8] = []
-        ProtoWire.appendVarint(UInt64(n), to: &prefix)
-        out.replaceSubrange(at..<at + 1, with: prefix)
-    }
+    private func patch(_ at: Int, with n: Int) { ProtoWire.patch(n, at: at, in: &out) }
 
     private func push(_ frame: Frame) -> ProtoFrameRef {
         var frame = frame

@@ -6,7 +6,8 @@
 // same value; nothing is read out of bounds (AddressSanitizer, exact
 // copies); nesting is bounded. The gateway's one-pass reader into JSON
 // text (ProtoToJSON) gives the tree decoder's text and refuses what it
-// refuses.
+// refuses, and JSON text encodes (ProtoEncoder.encode(json:)) to what the
+// value does.
 //
 // Input: [route][bytes]: route % 4 picks the message.
 import FuzzSupport
@@ -59,6 +60,14 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         invariant(false, "decoded \(value) but cannot encode it: \(error)")
         return 0
     }
+    // The same from the value's JSON text, read in place.
+    var fromText: [UInt8] = []
+    do {
+        try value.serialized.withUnsafeBytes { try ProtoEncoder.encode(json: $0, as: message, into: &fromText) }
+    } catch {
+        invariant(false, "\(value) encodes, its JSON text does not: \(error)")
+    }
+    invariant(fromText == again, "\(value): its JSON text encodes to other bytes")
     let back = Result { () throws(ProtoError) -> JSONValue in try ProtoDecoder.decode(again, as: message) }
     invariant((try? back.get()).map { canonical($0) == canonical(value) } == true,
               "\(value) encodes to bytes that decode to \(back)")
