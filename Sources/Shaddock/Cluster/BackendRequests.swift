@@ -54,24 +54,11 @@ extension ClusterEndpoint {
                 loop.logger.warning("\(core.dictionary.routes[Int(routeCode)]): a protobuf body, and no client schema here")
                 return answerForward(reply, .error(code: PomeloCode.fail), deadline: .max)
             }
-            loop.counters.add(.protobufBodiesIn)
-            if !entry.readsJSONBody {
-                return serve(Request(kind: kind, id: id, routeCode: routeCode, dictionary: core.dictionary,
-                                     body: GatewayCore.emptyObject, protobuf: codec, wire: body),
-                             entry, session, export, reply, budget)
+            let read = loop.withProtobufRequest(kind, id: id, route: routeCode, body, schema, codec, entry: entry) {
+                serve($0, entry, session, export, reply, budget)
             }
-            loop.requestJSON.removeAll(keepingCapacity: true)
-            do {
-                try ProtoToJSON.transcode(body, as: schema, into: &loop.requestJSON)
-            } catch {
-                loop.counters.add(.badProtobufBodies)
-                loop.logger.info("\(core.dictionary.routes[Int(routeCode)]): a body that is not a \(schema.name) message: \(error)")
-                return answerForward(reply, .error(code: PomeloCode.fail), deadline: .max)
-            }
-            return loop.requestJSON.withUnsafeBytes { json in
-                serve(Request(kind: kind, id: id, routeCode: routeCode, dictionary: core.dictionary, body: json,
-                              protobuf: codec, wire: body), entry, session, export, reply, budget)
-            }
+            if !read { answerForward(reply, .error(code: PomeloCode.fail), deadline: .max) }
+            return
         }
         serve(Request(kind: kind, id: id, routeCode: routeCode, dictionary: core.dictionary,
                       body: body.isEmpty ? GatewayCore.emptyObject : body, protobuf: codec),

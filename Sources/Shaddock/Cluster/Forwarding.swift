@@ -40,15 +40,10 @@ final class PendingForward {
             if request.kind == .request, !connection.isClosing {
                 // The backend's JSON is encoded here when this client uses
                 // protobuf on the route; its protobuf goes as it came.
-                switch answer {
-                case .body(let bytes):
-                    if connection.responseSchema(request.routeCode) != nil {
-                        connection.writeResponse(id: request.id, .encoded(EncodedJSON(trusted: bytes)), route: request.routeCode)
-                    } else {
-                        bytes.withUnsafeBytes { connection.writeResponse(id: request.id, body: $0) }
-                    }
-                case .protobufBody(let bytes): connection.writeResponse(id: request.id, .protobuf(bytes), route: request.routeCode)
-                case .error(let code): connection.writeErrorResponse(id: request.id, code: code, route: request.routeCode)
+                if let response = answer.response {
+                    connection.writeResponse(id: request.id, response, route: request.routeCode)
+                } else if case .error(let code) = answer {
+                    connection.writeErrorResponse(id: request.id, code: code, route: request.routeCode)
                 }
             }
             for case .sync(let filter) in entry.after { filter(request, connection.session, outcome) }

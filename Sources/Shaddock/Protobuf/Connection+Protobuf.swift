@@ -9,29 +9,9 @@ import ShaddockProtocol
 extension Connection {
     func dispatchProtobuf(_ kind: Request.Kind, id: UInt32, route: UInt16, _ body: UnsafeRawBufferPointer,
                           _ schema: ProtoMessage, _ codec: ProtobufCodec) {
-        counters.add(.protobufBodiesIn)
-        let dictionary = loop.core.dictionary
-        if let entry = loop.core.entry(for: route), !entry.readsJSONBody {
-            // A typed handler decodes the bytes itself, a forward sends them
-            // on: neither needs the JSON, and each checks the body.
-            return dispatch(Request(kind: kind, id: id, routeCode: route, dictionary: dictionary, body: GatewayCore.emptyObject,
-                                    protobuf: codec, wire: body))
-        }
-        loop.requestJSON.removeAll(keepingCapacity: true)
-        do {
-            try ProtoToJSON.transcode(body, as: schema, into: &loop.requestJSON)
-        } catch {
-            counters.add(.badProtobufBodies)
-            logger.info("\(loop.core.dictionary.routes[Int(route)]): a body that is not a \(schema.name) message: \(error)")
-            if kind == .request { writeErrorResponse(id: id, code: PomeloCode.fail, route: route) }
-            return
-        }
-        // The JSON lives in the loop's buffer while the request is
-        // dispatched; one that outlives the call owns a copy (Request.owned).
-        loop.requestJSON.withUnsafeBytes { json in
-            dispatch(Request(kind: kind, id: id, routeCode: route, dictionary: dictionary, body: json,
-                             protobuf: codec, wire: body))
-        }
+        let read = loop.withProtobufRequest(kind, id: id, route: route, body, schema, codec,
+                                            entry: loop.core.entry(for: route)) { dispatch($0) }
+        if !read && kind == .request { writeErrorResponse(id: id, code: PomeloCode.fail, route: route) }
     }
 
     /// The response to a request on `route` whose client uses protobuf and

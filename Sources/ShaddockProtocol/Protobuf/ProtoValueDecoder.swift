@@ -341,17 +341,22 @@ struct ProtoValueDecoderImpl: Decoder, SingleValueDecodingContainer {
     func decode(_ type: String.Type) throws -> String { try decodeString(value, at: codingPath) }
     func decode(_ type: Double.Type) throws -> Double { try decodeDouble(value, at: codingPath) }
     func decode(_ type: Float.Type) throws -> Float { try decodeFloat(value, at: codingPath) }
-    func decode(_ type: Int.Type) throws -> Int { try decodeInteger(value, at: codingPath) }
-    func decode(_ type: Int8.Type) throws -> Int8 { try decodeInteger(value, at: codingPath) }
-    func decode(_ type: Int16.Type) throws -> Int16 { try decodeInteger(value, at: codingPath) }
-    func decode(_ type: Int32.Type) throws -> Int32 { try decodeInteger(value, at: codingPath) }
-    func decode(_ type: Int64.Type) throws -> Int64 { try decodeInteger(value, at: codingPath) }
-    func decode(_ type: UInt.Type) throws -> UInt { try decodeInteger(value, at: codingPath) }
-    func decode(_ type: UInt8.Type) throws -> UInt8 { try decodeInteger(value, at: codingPath) }
-    func decode(_ type: UInt16.Type) throws -> UInt16 { try decodeInteger(value, at: codingPath) }
-    func decode(_ type: UInt32.Type) throws -> UInt32 { try decodeInteger(value, at: codingPath) }
-    func decode(_ type: UInt64.Type) throws -> UInt64 { try decodeInteger(value, at: codingPath) }
+    func decode(_ type: Int.Type) throws -> Int { try integer() }
+    func decode(_ type: Int8.Type) throws -> Int8 { try integer() }
+    func decode(_ type: Int16.Type) throws -> Int16 { try integer() }
+    func decode(_ type: Int32.Type) throws -> Int32 { try integer() }
+    func decode(_ type: Int64.Type) throws -> Int64 { try integer() }
+    func decode(_ type: UInt.Type) throws -> UInt { try integer() }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try integer() }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try integer() }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try integer() }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try integer() }
     func decode<T: Decodable>(_ type: T.Type) throws -> T { try decodeValue(type) }
+
+    private func integer<T: FixedWidthInteger>() throws -> T {
+        if let v = index.integer(node, as: T.self) { return v }
+        return try decodeInteger(value, at: codingPath)
+    }
 }
 
 // MARK: Containers
